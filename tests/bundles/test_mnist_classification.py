@@ -1,0 +1,187 @@
+"""The MNIST bundle end to end through ``python -m monai.bundle``, as a user runs it, on a tiny generated dataset."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from bundle_common.export import torchscript_max_abs_diff
+from tests.conftest import REPO_ROOT, run_bundle
+
+BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
+CONFIGS = BUNDLE / "configs"
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_mnist_dir, tmp_path_factory):
+    """Two epochs of train.yaml on the tiny set, checkpoints and logs in a temporary folder."""
+    work = tmp_path_factory.mktemp("mnist_train")
+    result = run_bundle(
+        "run",
+        "--config_file",
+        CONFIGS / "train.yaml",
+        "--bundle_root",
+        BUNDLE,
+        "--dataset_dir",
+        tiny_mnist_dir,
+        "--epochs",
+        2,
+        "--ckpt_dir",
+        work / "ckpt",
+        "--output_dir",
+        work / "logs",
+        "--progress_bar",
+        "False",
+    )
+    return work, result
+
+
+def _read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_keeps_best_checkpoint_and_logs(trained):
+    work, result = trained
+    assert sorted(p.name for p in (work / "ckpt").iterdir()) == ["model.pt"]
+    state = torch.load(work / "ckpt" / "model.pt", map_location="cpu", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values()) and len(state) > 10
+    logs = sorted(p.name for p in (work / "logs").iterdir())
+    assert any(name.startswith("events.out.tfevents") for name in logs)
+    assert any(name.startswith("checkpoint_epoch=2") for name in logs)
+    assert "Epoch[2] Metrics -- val_accuracy" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("split, n_cases", [("test", 60), ("validation", 24), ("all", 300)])
+def test_evaluate_writes_metrics_and_per_case(trained, tiny_mnist_dir, tmp_path, split, n_cases):
+    work, _ = trained
+    run_bundle(
+        "run",
+        "--config_file",
+        CONFIGS / "evaluate.yaml",
+        "--bundle_root",
+        BUNDLE,
+        "--dataset_dir",
+        tiny_mnist_dir,
+        "--output_dir",
+        tmp_path,
+        "--eval_split",
+        split,
+        "--ckpt_path",
+        work / "ckpt" / "model.pt",
+    )
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    rows = _read_csv(tmp_path / "per_case.csv")
+    assert set(metrics) == {"accuracy", "n_cases"} and metrics["n_cases"] == n_cases == len(rows)
+    assert metrics["accuracy"] == pytest.approx(np.mean([int(r["correct"]) for r in rows]))
+    assert all(r["prediction"] in "0123456789" and 0.0 < float(r["probability"]) <= 1.0 for r in rows)
+
+
+def test_evaluate_shipped_weights_default_checkpoint(tiny_mnist_dir, tmp_path):
+    run_bundle(
+        "run",
+        "--config_file",
+        CONFIGS / "evaluate.yaml",
+        "--bundle_root",
+        BUNDLE,
+        "--dataset_dir",
+        tiny_mnist_dir,
+        "--output_dir",
+        tmp_path,
+    )
+    assert json.loads((tmp_path / "metrics.json").read_text())["accuracy"] > 0.5  # real digits, not MNIST's
+
+
+def test_evaluate_on_a_missing_folder_fails_clearly(tmp_path):
+    result = run_bundle(
+        "run",
+        "--config_file",
+        CONFIGS / "evaluate.yaml",
+        "--bundle_root",
+        BUNDLE,
+        "--dataset_dir",
+        tmp_path / "no_such_dir",
+        "--output_dir",
+        tmp_path / "out",
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "no_such_dir: MNIST dataset folder does not exist" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_inference_on_pictures_and_idx(tiny_mnist_dir, tmp_path):
+    from bundle_common.data.mnist import load_mnist_split
+
+    images, labels, _ = load_mnist_split(tiny_mnist_dir, "test")
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.fromarray(images[0]).resize((64, 64)).save(inputs / "big.png")
+    Image.fromarray(255 - images[1]).save(inputs / "inverted.jpg", quality=95)
+    (inputs / "t10k-images-idx3-ubyte").write_bytes((tiny_mnist_dir / "t10k-images-idx3-ubyte").read_bytes())
+    run_bundle(
+        "run",
+        "--config_file",
+        CONFIGS / "inference.yaml",
+        "--bundle_root",
+        BUNDLE,
+        "--input_dir",
+        inputs,
+        "--output_dir",
+        tmp_path / "out",
+    )
+    rows = _read_csv(tmp_path / "out" / "predictions.csv")
+    assert list(rows[0]) == ["file", "index", "digit", "probability"]
+    assert len(rows) == 2 + 60
+    assert [r["file"] for r in rows[:2]] == ["big.png", "inverted.jpg"]
+    assert [int(r["index"]) for r in rows[2:]] == list(range(60))
+    idx_digits = np.array([int(r["digit"]) for r in rows[2:]])
+    assert (idx_digits == labels).mean() > 0.5
+
+
+def test_torchscript_export_round_trips(tmp_path):
+    ts_file = tmp_path / "model.ts"
+    run_bundle(
+        "ckpt_export",
+        "network_def",
+        "--filepath",
+        ts_file,
+        "--ckpt_file",
+        BUNDLE / "models" / "model.pt",
+        "--meta_file",
+        CONFIGS / "metadata.json",
+        "--config_file",
+        CONFIGS / "inference.yaml",
+        "--bundle_root",
+        BUNDLE,
+    )
+    inputs = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    diff = torchscript_max_abs_diff(CONFIGS / "inference.yaml", BUNDLE / "models" / "model.pt", ts_file, inputs)
+    assert diff <= 1e-5
+    extra = {"metadata.json": ""}
+    torch.jit.load(str(ts_file), _extra_files=extra)
+    assert (
+        json.loads(extra["metadata.json"])["version"] == json.loads((CONFIGS / "metadata.json").read_text())["version"]
+    )
+
+
+def test_workflows_share_network_and_intensity_definitions():
+    """The three workflow files each stand alone (see README, Layout); the blocks they share must not drift."""
+    configs = {
+        name: yaml.safe_load((CONFIGS / f"{name}.yaml").read_text()) for name in ("train", "evaluate", "inference")
+    }
+    for key in ("network_def", "intensity_transforms", "num_classes", "device", "amp"):
+        assert configs["train"][key] == configs["evaluate"][key] == configs["inference"][key], key
+
+
+def test_shipped_weights_match_network_and_size():
+    path = BUNDLE / "models" / "model.pt"
+    assert path.stat().st_size < 25 * 2**20
+    from bundle_common.export import load_network
+
+    network = load_network(CONFIGS / "inference.yaml", path)
+    assert network(torch.zeros(2, 1, 28, 28)).shape == (2, 10)

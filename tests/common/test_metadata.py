@@ -1,0 +1,61 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from bundle_common.metadata import check_bundles, metadata_problems
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUNDLES = sorted(p for p in (REPO_ROOT / "bundles").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("bundle", BUNDLES, ids=[b.name for b in BUNDLES])
+def test_every_bundle_metadata_passes(bundle):
+    assert metadata_problems(bundle / "configs" / "metadata.json") == []
+
+
+@pytest.fixture()
+def meta(tmp_path):
+    source = json.loads((BUNDLES[0] / "configs" / "metadata.json").read_text())
+
+    def write(**changes):
+        data = {**source, **changes}
+        data = {k: v for k, v in data.items() if v is not None}
+        path = tmp_path / "metadata.json"
+        path.write_text(json.dumps(data))
+        return path
+
+    return write
+
+
+def test_missing_mandatory_key(meta):
+    problems = metadata_problems(meta(copyright=None))
+    assert len(problems) == 1 and "'copyright' is a required property" in problems[0]
+
+
+def test_version_needs_semver_and_changelog_entry(meta):
+    assert "does not match" in " ".join(metadata_problems(meta(version="1.0")))
+    problems = metadata_problems(meta(version="9.9.9"))
+    assert problems == [f"{problems[0].split(':')[0]}: version 9.9.9 has no changelog entry."]
+
+
+def test_tensor_format_checked(meta):
+    data = json.loads((BUNDLES[0] / "configs" / "metadata.json").read_text())["network_data_format"]
+    data["inputs"]["image"]["num_channels"] = 3
+    assert "channel_def describes channels [0], num_channels is 3" in " ".join(
+        metadata_problems(meta(network_data_format=data))
+    )
+    del data["inputs"]["image"]["dtype"]
+    assert "network_data_format/inputs/image: 'dtype' is a required property" in " ".join(
+        metadata_problems(meta(network_data_format=data))
+    )
+
+
+def test_unreadable_file_and_missing_metadata(tmp_path):
+    bad = tmp_path / "metadata.json"
+    bad.write_text("{not json")
+    assert "cannot be read as JSON" in metadata_problems(bad)[0]
+    (tmp_path / "bundles" / "empty_bundle").mkdir(parents=True)
+    assert check_bundles(tmp_path / "bundles") == [
+        f"{tmp_path / 'bundles' / 'empty_bundle'}: no configs/metadata.json."
+    ]

@@ -1,0 +1,56 @@
+"""Shared fixtures: the real data beside the checkout (skipped when absent), tiny generated datasets, and a runner
+for ``python -m monai.bundle`` in a subprocess, as users run the bundles."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def shared_dataset(name: str) -> Path:
+    """``../shared/data/<name>``, or skip the test when it is not there (a user's fresh clone)."""
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        pytest.skip(f"real data not available at {path}")
+    return path
+
+
+def run_bundle(*args, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python -m monai.bundle ARGS`` from the repository root and return the finished process."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-m", "monai.bundle", *map(str, args)], cwd=REPO_ROOT, capture_output=True, text=True, env=env
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"exit code {result.returncode}\n--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist_dir(tmp_path_factory) -> Path:
+    """An MNIST-layout folder of 240 training and 60 test images: scikit-learn digits, the same IDX files."""
+    from bundle_common.data.digits import digits_as_mnist
+    from bundle_common.data.idx import write_idx
+
+    images, labels = digits_as_mnist()
+    folder = tmp_path_factory.mktemp("tiny_mnist")
+    write_idx(folder / "train-images-idx3-ubyte.gz", images[:240])
+    write_idx(folder / "train-labels-idx1-ubyte.gz", labels[:240])
+    write_idx(folder / "t10k-images-idx3-ubyte", images[240:300])  # raw, not gzipped: both are read
+    write_idx(folder / "t10k-labels-idx1-ubyte", labels[240:300])
+    return folder
+
+
+@pytest.fixture()
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
