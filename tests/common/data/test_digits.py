@@ -1,0 +1,21 @@
+import numpy as np
+
+from bundle_common.data.digits import digits_as_mnist, write_digits_dataset
+from bundle_common.data.mnist import load_mnist_split
+
+
+def test_digits_look_like_mnist():
+    images, labels = digits_as_mnist()
+    assert images.shape == (1797, 28, 28) and images.dtype == np.uint8
+    assert set(labels.tolist()) == set(range(10))
+    assert images[:, :4].max() == 0 and images[:, -4:].max() == 0  # a 20x20 digit centred in a 28x28 frame
+    assert images.max() == 255
+
+
+def test_written_dataset_reads_back_with_the_mnist_reader(tmp_path):
+    counts = write_digits_dataset(tmp_path, test_fraction=0.2, seed=0)
+    assert counts == {"train": 1438, "test": 359}
+    train_images, train_labels, _ = load_mnist_split(tmp_path, "train")
+    test_images, _, _ = load_mnist_split(tmp_path, "test")
+    assert len(train_images) == 1438 and len(test_images) == 359
+    assert np.bincount(train_labels).min() > 100
