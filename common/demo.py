@@ -10,35 +10,26 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from .bundle_cli import REPO_ROOT, bundle_args, run_bundle
+
 MNIST_BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
 
-__all__ = ["run_bundle_command", "run_demo", "mnist_demo"]
+__all__ = ["run_demo", "mnist_demo"]
 
 
-def run_bundle_command(*args: str, quiet: bool = False, **options) -> float:
-    """Run ``python -m monai.bundle ARGS --KEY VALUE ...`` from the repository root; return its wall time.
+def run_bundle_command(*args, quiet: bool = False, **options) -> float:
+    """Print and run one ``python -m monai.bundle`` command (see :func:`run_bundle`); return its wall time.
 
-    ``quiet`` hides the command's output unless it fails; a failure raises ``RuntimeError``.
+    ``quiet`` hides the command's output unless it fails.
     """
-    words = [*map(str, args)] + [word for key, value in options.items() for word in (f"--{key}", str(value))]
-    print("$ python -m monai.bundle " + " ".join(words), flush=True)
+    print("$ python -m monai.bundle " + " ".join(bundle_args(*args, **options)), flush=True)
     start = time.perf_counter()
-    capture = subprocess.PIPE if quiet else None
-    result = subprocess.run(
-        [sys.executable, "-m", "monai.bundle", *words], cwd=REPO_ROOT, stdout=capture, stderr=capture, text=True
-    )
-    if result.returncode != 0:
-        if quiet:
-            print(result.stdout[-4000:], result.stderr[-4000:], sep="\n", file=sys.stderr)
-        raise RuntimeError(f"python -m monai.bundle {' '.join(words)} failed with exit code {result.returncode}")
+    run_bundle(*args, capture=quiet, **options)
     return time.perf_counter() - start
 
 

@@ -1,17 +1,15 @@
-"""Shared fixtures: the real data beside the checkout (skipped when absent), tiny generated datasets, and a runner
-for ``python -m monai.bundle`` in a subprocess, as users run the bundles."""
+"""Shared fixtures: the real data beside the checkout (skipped when absent) and tiny generated datasets."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from bundle_common.bundle_cli import REPO_ROOT
+
 SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
@@ -21,19 +19,6 @@ def shared_dataset(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"real data not available at {path}")
     return path
-
-
-def run_bundle(*args, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``python -m monai.bundle ARGS`` from the repository root and return the finished process."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run(
-        [sys.executable, "-m", "monai.bundle", *map(str, args)], cwd=REPO_ROOT, capture_output=True, text=True, env=env
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"exit code {result.returncode}\n--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}"
-        )
-    return result
 
 
 @pytest.fixture(scope="session")

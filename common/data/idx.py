@@ -41,7 +41,8 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        IdxFormatError: wrong magic number, unexpected number of dimensions, or data shorter/longer than the header says.
+        IdxFormatError: wrong magic number, unexpected number of dimensions, or data shorter/longer than the
+            header says.
     """
     path = Path(path)
     if not path.is_file():
@@ -52,8 +53,8 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
     zero, type_code, n_dims = struct.unpack(">HBB", data[:4])
     if zero != 0 or type_code not in _DTYPES or n_dims == 0:
         raise IdxFormatError(
-            f"{path}: wrong magic number 0x{data[:4].hex()} (expected 0x0000TTNN with a known type TT and NN dimensions);"
-            " this is not an IDX file."
+            f"{path}: wrong magic number 0x{data[:4].hex()} (expected 0x0000TTNN with a known type TT and NN "
+            "dimensions); this is not an IDX file."
         )
     if ndim is not None and n_dims != ndim:
         raise IdxFormatError(f"{path}: has {n_dims} dimensions, expected {ndim} (magic 0x{data[:4].hex()}).")

@@ -80,14 +80,10 @@ def load_mnist_split(dataset_dir: str | os.PathLike, split: str) -> tuple[np.nda
 
 
 def _items(images: np.ndarray, labels: np.ndarray, source: Path, indices: np.ndarray) -> list[dict]:
-    return [
-        {"image": images[i][None], "label": int(labels[i]), "file": source.name, "index": int(i)} for i in indices
-    ]
+    return [{"image": images[i][None], "label": int(labels[i]), "file": source.name, "index": int(i)} for i in indices]
 
 
-def mnist_datalist(
-    dataset_dir: str | os.PathLike, split: str, val_fraction: float = 0.1, seed: int = 0
-) -> list[dict]:
+def mnist_datalist(dataset_dir: str | os.PathLike, split: str, val_fraction: float = 0.1, seed: int = 0) -> list[dict]:
     """Items ``{"image": (1, 28, 28) uint8, "label", "file", "index"}`` of one split of an MNIST folder.
 
     Splits: ``train`` and ``validation`` divide the training files with a fixed seed (``val_fraction`` held out);

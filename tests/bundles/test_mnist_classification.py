@@ -9,8 +9,8 @@ import torch
 import yaml
 from PIL import Image
 
+from bundle_common.bundle_cli import REPO_ROOT, run_bundle
 from bundle_common.export import torchscript_max_abs_diff
-from tests.conftest import REPO_ROOT, run_bundle
 
 BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
 CONFIGS = BUNDLE / "configs"
@@ -22,20 +22,13 @@ def trained(tiny_mnist_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("mnist_train")
     result = run_bundle(
         "run",
-        "--config_file",
-        CONFIGS / "train.yaml",
-        "--bundle_root",
-        BUNDLE,
-        "--dataset_dir",
-        tiny_mnist_dir,
-        "--epochs",
-        2,
-        "--ckpt_dir",
-        work / "ckpt",
-        "--output_dir",
-        work / "logs",
-        "--progress_bar",
-        "False",
+        config_file=CONFIGS / "train.yaml",
+        bundle_root=BUNDLE,
+        dataset_dir=tiny_mnist_dir,
+        epochs=2,
+        ckpt_dir=work / "ckpt",
+        output_dir=work / "logs",
+        progress_bar=False,
     )
     return work, result
 
@@ -61,18 +54,12 @@ def test_evaluate_writes_metrics_and_per_case(trained, tiny_mnist_dir, tmp_path,
     work, _ = trained
     run_bundle(
         "run",
-        "--config_file",
-        CONFIGS / "evaluate.yaml",
-        "--bundle_root",
-        BUNDLE,
-        "--dataset_dir",
-        tiny_mnist_dir,
-        "--output_dir",
-        tmp_path,
-        "--eval_split",
-        split,
-        "--ckpt_path",
-        work / "ckpt" / "model.pt",
+        config_file=CONFIGS / "evaluate.yaml",
+        bundle_root=BUNDLE,
+        dataset_dir=tiny_mnist_dir,
+        output_dir=tmp_path,
+        eval_split=split,
+        ckpt_path=work / "ckpt" / "model.pt",
     )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     rows = _read_csv(tmp_path / "per_case.csv")
@@ -84,14 +71,10 @@ def test_evaluate_writes_metrics_and_per_case(trained, tiny_mnist_dir, tmp_path,
 def test_evaluate_shipped_weights_default_checkpoint(tiny_mnist_dir, tmp_path):
     run_bundle(
         "run",
-        "--config_file",
-        CONFIGS / "evaluate.yaml",
-        "--bundle_root",
-        BUNDLE,
-        "--dataset_dir",
-        tiny_mnist_dir,
-        "--output_dir",
-        tmp_path,
+        config_file=CONFIGS / "evaluate.yaml",
+        bundle_root=BUNDLE,
+        dataset_dir=tiny_mnist_dir,
+        output_dir=tmp_path,
     )
     assert json.loads((tmp_path / "metrics.json").read_text())["accuracy"] > 0.5  # real digits, not MNIST's
 
@@ -99,14 +82,10 @@ def test_evaluate_shipped_weights_default_checkpoint(tiny_mnist_dir, tmp_path):
 def test_evaluate_on_a_missing_folder_fails_clearly(tmp_path):
     result = run_bundle(
         "run",
-        "--config_file",
-        CONFIGS / "evaluate.yaml",
-        "--bundle_root",
-        BUNDLE,
-        "--dataset_dir",
-        tmp_path / "no_such_dir",
-        "--output_dir",
-        tmp_path / "out",
+        config_file=CONFIGS / "evaluate.yaml",
+        bundle_root=BUNDLE,
+        dataset_dir=tmp_path / "no_such_dir",
+        output_dir=tmp_path / "out",
         check=False,
     )
     assert result.returncode != 0
@@ -124,15 +103,7 @@ def test_inference_on_pictures_and_idx(tiny_mnist_dir, tmp_path):
     Image.fromarray(255 - images[1]).save(inputs / "inverted.jpg", quality=95)
     (inputs / "t10k-images-idx3-ubyte").write_bytes((tiny_mnist_dir / "t10k-images-idx3-ubyte").read_bytes())
     run_bundle(
-        "run",
-        "--config_file",
-        CONFIGS / "inference.yaml",
-        "--bundle_root",
-        BUNDLE,
-        "--input_dir",
-        inputs,
-        "--output_dir",
-        tmp_path / "out",
+        "run", config_file=CONFIGS / "inference.yaml", bundle_root=BUNDLE, input_dir=inputs, output_dir=tmp_path / "out"
     )
     rows = _read_csv(tmp_path / "out" / "predictions.csv")
     assert list(rows[0]) == ["file", "index", "digit", "probability"]
@@ -148,16 +119,11 @@ def test_torchscript_export_round_trips(tmp_path):
     run_bundle(
         "ckpt_export",
         "network_def",
-        "--filepath",
-        ts_file,
-        "--ckpt_file",
-        BUNDLE / "models" / "model.pt",
-        "--meta_file",
-        CONFIGS / "metadata.json",
-        "--config_file",
-        CONFIGS / "inference.yaml",
-        "--bundle_root",
-        BUNDLE,
+        filepath=ts_file,
+        ckpt_file=BUNDLE / "models" / "model.pt",
+        meta_file=CONFIGS / "metadata.json",
+        config_file=CONFIGS / "inference.yaml",
+        bundle_root=BUNDLE,
     )
     inputs = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     diff = torchscript_max_abs_diff(CONFIGS / "inference.yaml", BUNDLE / "models" / "model.pt", ts_file, inputs)
