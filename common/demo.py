@@ -112,7 +112,7 @@ def mnist_demo(work_dir: Path, epochs: int) -> dict:
         "shipped weights, test accuracy on the digits": figures["shipped"]["accuracy"],
         "inference rows written (PNGs + one IDX file)": len(rows),
         "PNG digits classified correctly": f"{right}/{len(pngs)}",
-        "TorchScript vs eager, max abs difference": diff,
+        "TorchScript vs eager, max abs difference": f"{diff:.1e}",
         "outputs": str(work),
     }
 
