@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -11,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..io import atomic_write_text
+from ..io import atomic_write_csv
 
 __all__ = ["CaseTableWriter", "classification_row"]
 
@@ -74,9 +72,4 @@ class CaseTableWriter:
         self.rows += [self.row_fn(b, o) for b, o in zip(batch, output)]
 
     def _write(self, engine) -> None:
-        columns = list(dict.fromkeys(key for row in self.rows for key in row))
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        atomic_write_text(self.path, buffer.getvalue())
+        atomic_write_csv(self.path, self.rows)
