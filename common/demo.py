@@ -1,8 +1,9 @@
 """The main job a newcomer runs first: every bundle's whole life on data the project makes itself.
 
-For MNIST: write the scikit-learn digits as an MNIST-layout dataset, train a few epochs on it, evaluate the shipped
-weights (and the fresh ones) on its test files, classify a folder of PNGs and an IDX file, export to TorchScript and
-check it against the eager network. Each step is the bundle's documented ``python -m monai.bundle`` command.
+For each bundle: write a small dataset in its public layout (MNIST: scikit-learn's real digits; DRIVE: synthetic
+fundus pictures), train a few epochs on it, evaluate the fresh and the shipped weights on its test files, run
+inference with the shipped weights, export them to TorchScript and check it against the eager network. Each step is
+the bundle's documented ``python -m monai.bundle`` command.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import numpy as np
 from .bundle_cli import REPO_ROOT, bundle_args, run_bundle
 
 MNIST_BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
+DRIVE_BUNDLE = REPO_ROOT / "bundles" / "drive_vessel_segmentation"
 
-__all__ = ["run_demo", "mnist_demo"]
+__all__ = ["run_demo", "bundle_life", "mnist_demo", "drive_demo"]
 
 
 def run_bundle_command(*args, quiet: bool = False, **options) -> float:
@@ -49,14 +51,16 @@ def _write_png_inputs(dataset_dir: Path, input_dir: Path, count: int = 6) -> Non
     (input_dir / source.name).write_bytes(source.read_bytes())
 
 
-def mnist_demo(work_dir: Path, epochs: int) -> dict:
-    from .data.digits import write_digits_dataset
+def bundle_life(bundle: Path, data: Path, work: Path, epochs: int, inputs: Path, sample_shape, **train_options) -> dict:
+    """Train ``epochs`` on ``data``; evaluate the fresh and the shipped weights on its default split; infer on
+    ``inputs`` with the shipped weights; export them to TorchScript and compare with eager on a random input.
+
+    Returns the two ``metrics.json``, the training's wall time, the inference folder and the export's difference.
+    """
+    import torch
+
     from .export import torchscript_max_abs_diff
 
-    bundle, work = MNIST_BUNDLE, work_dir / "mnist_classification"
-    data = work_dir / "data" / "digits_mnist"
-    counts = write_digits_dataset(data)
-    print(f"[mnist] dataset: {counts['train']} training + {counts['test']} test digits (scikit-learn) in {data}")
     configs, weights = bundle / "configs", bundle / "models" / "model.pt"
     fresh = work / "trained"
     seconds = run_bundle_command(
@@ -67,11 +71,11 @@ def mnist_demo(work_dir: Path, epochs: int) -> dict:
         epochs=epochs,
         ckpt_dir=fresh,
         output_dir=work / "train_logs",
-        progress_bar=True,
+        **train_options,
     )
     figures = {}
-    for name, ckpt in (("shipped", weights), ("trained here", fresh / "model.pt")):
-        out = work / ("eval_shipped" if name == "shipped" else "eval_trained")
+    for name, ckpt in (("shipped", weights), ("trained", fresh / "model.pt")):
+        out = work / f"eval_{name}"
         run_bundle_command(
             "run",
             config_file=configs / "evaluate.yaml",
@@ -82,14 +86,10 @@ def mnist_demo(work_dir: Path, epochs: int) -> dict:
             quiet=True,
         )
         figures[name] = json.loads((out / "metrics.json").read_text())
-    inputs, predictions = work / "inputs", work / "predictions"
-    _write_png_inputs(data, inputs)
-    inference = configs / "inference.yaml"
+    inference, predictions = configs / "inference.yaml", work / "predictions"
     run_bundle_command(
         "run", config_file=inference, bundle_root=bundle, input_dir=inputs, output_dir=predictions, quiet=True
     )
-    with open(predictions / "predictions.csv") as f:
-        rows = list(csv.DictReader(f))
     ts_file = work / "model.ts"
     run_bundle_command(
         "ckpt_export",
@@ -101,18 +101,52 @@ def mnist_demo(work_dir: Path, epochs: int) -> dict:
         bundle_root=bundle,
         quiet=True,
     )
-    sample = np.random.default_rng(0).random((8, 1, 28, 28), dtype=np.float32)
-    import torch
+    sample = torch.rand(*sample_shape, generator=torch.Generator().manual_seed(0))
+    diff = torchscript_max_abs_diff(inference, weights, ts_file, sample)
+    return {"figures": figures, "train_seconds": seconds, "predictions": predictions, "torchscript_diff": diff}
 
-    diff = torchscript_max_abs_diff(inference, weights, ts_file, torch.from_numpy(sample))
+
+def mnist_demo(work_dir: Path, epochs: int) -> dict:
+    """The MNIST bundle on scikit-learn's digits written as an MNIST-layout dataset."""
+    from .data.digits import write_digits_dataset
+
+    work, data = work_dir / "mnist_classification", work_dir / "data" / "digits_mnist"
+    counts = write_digits_dataset(data)
+    print(f"[mnist] dataset: {counts['train']} training + {counts['test']} test digits (scikit-learn) in {data}")
+    _write_png_inputs(data, work / "inputs")
+    life = bundle_life(MNIST_BUNDLE, data, work, epochs, work / "inputs", (8, 1, 28, 28), progress_bar=True)
+    with open(life["predictions"] / "predictions.csv") as f:
+        rows = list(csv.DictReader(f))
     pngs = [r for r in rows if r["file"].endswith(".png")]
     right = sum(r["file"].split("_label_")[1][0] == r["digit"] for r in pngs)
     return {
-        f"train {epochs} epochs on the digits ({seconds:.0f} s), test accuracy": figures["trained here"]["accuracy"],
-        "shipped weights, test accuracy on the digits": figures["shipped"]["accuracy"],
+        f"train {epochs} epochs ({life['train_seconds']:.0f} s), test accuracy": life["figures"]["trained"]["accuracy"],
+        "shipped weights, test accuracy on the digits": life["figures"]["shipped"]["accuracy"],
         "inference rows written (PNGs + one IDX file)": len(rows),
         "PNG digits classified correctly": f"{right}/{len(pngs)}",
-        "TorchScript vs eager, max abs difference": f"{diff:.1e}",
+        "TorchScript vs eager, max abs difference": f"{life['torchscript_diff']:.1e}",
+        "outputs": str(work),
+    }
+
+
+def drive_demo(work_dir: Path, epochs: int) -> dict:
+    """The DRIVE bundle on a small synthetic DRIVE-layout set (full-size pictures)."""
+    from .data.synthetic_drive import write_synthetic_drive
+
+    work, data = work_dir / "drive_vessel_segmentation", work_dir / "data" / "drive_synthetic"
+    counts = write_synthetic_drive(data, n_training=5, n_test=2, seed=0)
+    print(f"[drive] dataset: {counts['training']} training + {counts['test']} test synthetic fundus pictures in {data}")
+    life = bundle_life(
+        DRIVE_BUNDLE, data, work, epochs, data / "test" / "images", (1, 3, 192, 192), progress_bar=True, val_interval=1
+    )
+    shipped, trained = life["figures"]["shipped"], life["figures"]["trained"]
+    return {
+        f"train {epochs} epochs ({life['train_seconds']:.0f} s), test dice / auc in FOV": (
+            f"{trained['dice']:.4f} / {trained['auc']:.4f}"
+        ),
+        "shipped weights on the synthetic test pictures, dice / auc": f"{shipped['dice']:.4f} / {shipped['auc']:.4f}",
+        "PNGs written (probability, mask, overlay)": len(list(life["predictions"].glob("*.png"))),
+        "TorchScript vs eager, max abs difference": f"{life['torchscript_diff']:.1e}",
         "outputs": str(work),
     }
 
@@ -121,7 +155,10 @@ def run_demo(work_dir: str | os.PathLike = "runs/demo", epochs: int = 3) -> dict
     """Run every bundle's demo under ``work_dir`` (relative to the repository root) and print a summary."""
     work_dir = (REPO_ROOT / work_dir).resolve()
     start = time.perf_counter()
-    summary = {"mnist_classification": mnist_demo(work_dir, epochs)}
+    summary = {
+        "mnist_classification": mnist_demo(work_dir, epochs),
+        "drive_vessel_segmentation": drive_demo(work_dir, epochs),
+    }
     print(f"\n=== summary ({time.perf_counter() - start:.0f} s) ===")
     for bundle, figures in summary.items():
         print(bundle)

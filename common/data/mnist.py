@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .idx import IdxFormatError, read_idx
+from .pictures import read_picture
 from .splits import holdout_mask
 
 __all__ = [
@@ -106,14 +107,8 @@ def mnist_datalist(dataset_dir: str | os.PathLike, split: str, val_fraction: flo
     raise ValueError(f"unknown MNIST split {split!r}; choose from 'train', 'validation', 'test', 'all'.")
 
 
-def _read_picture(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as picture:
-            gray = np.array(picture.convert("L"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as e:
-        raise ValueError(f"{path}: not a readable PNG/JPEG image ({e}).") from e
+def _read_digit_picture(path: Path) -> np.ndarray:
+    gray = read_picture(path, "L")
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if border.mean() > 127:  # dark ink on light paper: MNIST digits are light on dark
         gray = 255 - gray
@@ -133,7 +128,7 @@ def digit_images_datalist(input_dir: str | os.PathLike) -> list[dict]:
     for path in sorted(p for p in input_dir.iterdir() if p.is_file()):
         name = path.name.lower()
         if name.endswith(IMAGE_SUFFIXES):
-            items.append({"image": _read_picture(path)[None], "file": path.name, "index": 0})
+            items.append({"image": _read_digit_picture(path)[None], "file": path.name, "index": 0})
         elif "idx3-ubyte" in name:
             images = read_idx(path, ndim=3)
             items += [{"image": image[None], "file": path.name, "index": i} for i, image in enumerate(images)]

@@ -16,7 +16,7 @@ def test_every_bundle_metadata_passes(bundle):
 
 @pytest.fixture()
 def meta(tmp_path):
-    source = json.loads((BUNDLES[0] / "configs" / "metadata.json").read_text())
+    source = json.loads((REPO_ROOT / "bundles" / "mnist_classification" / "configs" / "metadata.json").read_text())
 
     def write(**changes):
         data = {**source, **changes}
@@ -40,7 +40,9 @@ def test_version_needs_semver_and_changelog_entry(meta):
 
 
 def test_tensor_format_checked(meta):
-    data = json.loads((BUNDLES[0] / "configs" / "metadata.json").read_text())["network_data_format"]
+    data = json.loads((REPO_ROOT / "bundles" / "mnist_classification" / "configs" / "metadata.json").read_text())[
+        "network_data_format"
+    ]
     data["inputs"]["image"]["num_channels"] = 3
     assert "channel_def describes channels [0], num_channels is 3" in " ".join(
         metadata_problems(meta(network_data_format=data))

@@ -94,7 +94,7 @@ def test_digit_images_datalist_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no PNG/JPEG images or IDX image files"):
         digit_images_datalist(tmp_path)
     (tmp_path / "broken.png").write_bytes(b"not a png at all")
-    with pytest.raises(ValueError, match="broken.png: not a readable PNG/JPEG image"):
+    with pytest.raises(ValueError, match="broken.png: unreadable image"):
         digit_images_datalist(tmp_path)
 
 

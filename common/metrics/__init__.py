@@ -1,0 +1,1 @@
+"""Figures computed from predictions and labels (FOV-masked vessel figures, ...)."""

@@ -1,0 +1,106 @@
+"""Retinal-vessel figures inside the field of view (FOV), as DRIVE papers report them.
+
+Pixels outside the FOV mask are ignored; a split's figures pool the FOV pixels of all its images.
+
+Conventions for empty denominators (0/0):
+
+- ``dice`` is 1.0 when neither the prediction nor the label has a positive pixel (nothing to find, nothing found);
+- ``accuracy`` is NaN when there are no pixels, ``sensitivity`` NaN when there are no positive labels,
+  ``specificity`` NaN when there are no negative labels, :func:`roc_auc` NaN when only one class is present.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["confusion_figures", "fov_confusion", "fov_pixels", "roc_auc"]
+
+
+def _numpy(x: Any) -> np.ndarray:
+    """A numpy view (or copy) of a numpy array, torch tensor (any device) or array-like."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        if x.dtype == torch.bfloat16:  # numpy has no bfloat16
+            x = x.float()
+        return x.numpy()
+    return np.asarray(x)
+
+
+def _fov_select(prob: Any, label: Any, fov: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The probabilities (in their own dtype) and the labels (bool) of the pixels where ``fov > 0``."""
+    prob, label, fov = _numpy(prob), _numpy(label), _numpy(fov)
+    if not prob.shape == label.shape == fov.shape:
+        raise ValueError(
+            f"prob, label and fov must have the same shape, got {tuple(prob.shape)}, {tuple(label.shape)} "
+            f"and {tuple(fov.shape)}."
+        )
+    inside = fov > 0
+    return prob[inside], label[inside] > 0
+
+
+def fov_confusion(prob: Any, label: Any, fov: Any, threshold: float = 0.5) -> tuple[int, int, int, int]:
+    """Counts ``(tp, fp, fn, tn)`` of ``prob >= threshold`` against ``label > 0`` over the pixels where ``fov > 0``.
+
+    ``prob``, ``label`` and ``fov`` are numpy arrays or torch tensors of one shape (any shape, e.g. ``(1, H, W)``).
+    """
+    values, positive = _fov_select(prob, label, fov)
+    predicted = values >= threshold
+    tp = int(np.count_nonzero(predicted & positive))
+    fp = int(np.count_nonzero(predicted)) - tp
+    fn = int(np.count_nonzero(positive)) - tp
+    tn = int(values.size) - tp - fp - fn
+    return tp, fp, fn, tn
+
+
+def confusion_figures(tp: int, fp: int, fn: int, tn: int) -> dict[str, float]:
+    """``dice`` (F1), ``accuracy``, ``sensitivity`` and ``specificity`` of confusion counts, as floats.
+
+    0/0: ``dice`` is 1.0 without positives in prediction and label; the others are NaN (see the module docstring).
+    """
+    if min(tp, fp, fn, tn) < 0:
+        raise ValueError(f"confusion counts must be non-negative, got tp={tp}, fp={fp}, fn={fn}, tn={tn}.")
+
+    def ratio(num: int, den: int) -> float:
+        return num / den if den else math.nan
+
+    return {
+        "dice": 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else 1.0,
+        "accuracy": ratio(tp + tn, tp + fp + fn + tn),
+        "sensitivity": ratio(tp, tp + fn),
+        "specificity": ratio(tn, tn + fp),
+    }
+
+
+def roc_auc(scores: Any, labels: Any) -> float:
+    """Exact area under the ROC curve of ``scores`` against ``labels > 0`` (flattened); NaN when one class is absent.
+
+    It is the Mann-Whitney U statistic, P(score of a positive > score of a negative) with ties counted as half,
+    computed in O(n log n) from one sort of the negatives' scores, with an exact integer numerator.
+    """
+    scores, labels = _numpy(scores).ravel(), _numpy(labels).ravel()
+    if scores.shape != labels.shape:
+        raise ValueError(f"scores and labels must have the same size, got {scores.size} and {labels.size}.")
+    if scores.dtype.kind not in "biuf":
+        raise ValueError(f"scores must be numeric, got dtype {scores.dtype}.")
+    if scores.dtype.kind == "f" and np.isnan(scores).any():
+        raise ValueError("scores contain NaN.")
+    positive = labels > 0
+    pos, neg = scores[positive], scores[~positive]
+    if pos.size == 0 or neg.size == 0:
+        return math.nan
+    neg = np.sort(neg)
+    pos = np.sort(pos)  # sorted queries make the binary searches cache-friendly
+    # negatives strictly below each positive (left) and at or below it (right): U = sum(left) + sum(right - left) / 2
+    below = np.searchsorted(neg, pos, side="left").sum(dtype=np.int64)
+    below_or_tied = np.searchsorted(neg, pos, side="right").sum(dtype=np.int64)
+    return float((int(below) + int(below_or_tied)) / (2 * pos.size * neg.size))
+
+
+def fov_pixels(prob: Any, label: Any, fov: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The probabilities (float32) and the labels (bool) of the pixels where ``fov > 0``, flattened, for pooling."""
+    values, positive = _fov_select(prob, label, fov)
+    return values.astype(np.float32, copy=False).ravel(), positive.ravel()

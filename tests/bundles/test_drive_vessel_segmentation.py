@@ -1,0 +1,157 @@
+"""The DRIVE bundle end to end through ``python -m monai.bundle``, on a tiny synthetic DRIVE-layout set."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from bundle_common.bundle_cli import REPO_ROOT, run_bundle
+from bundle_common.export import load_network, torchscript_max_abs_diff
+
+BUNDLE = REPO_ROOT / "bundles" / "drive_vessel_segmentation"
+CONFIGS = BUNDLE / "configs"
+SUMMARY = {"dice", "auc", "accuracy", "sensitivity", "specificity", "dice_per_image_mean", "n_cases"}
+
+
+@pytest.fixture(scope="module")
+def synthetic_drive(tmp_path_factory):
+    """5 training and 2 test pictures of 120 x 128 pixels in the DRIVE layout."""
+    from bundle_common.data.synthetic_drive import write_synthetic_drive
+
+    folder = tmp_path_factory.mktemp("synthetic_drive")
+    write_synthetic_drive(folder, n_training=5, n_test=2, seed=0, height=128, width=120)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic_drive, tmp_path_factory):
+    work = tmp_path_factory.mktemp("drive_train")
+    result = run_bundle(
+        "run",
+        config_file=CONFIGS / "train.yaml",
+        bundle_root=BUNDLE,
+        dataset_dir=synthetic_drive,
+        epochs=2,
+        val_interval=1,
+        patches_per_image=4,
+        batch_size=4,
+        ckpt_dir=work / "ckpt",
+        output_dir=work / "logs",
+        progress_bar=False,
+    )
+    return work, result
+
+
+def _rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_keeps_best_checkpoint(trained):
+    work, result = trained
+    assert sorted(p.name for p in (work / "ckpt").iterdir()) == ["model.pt"]
+    assert any(p.name.startswith("events.out.tfevents") for p in (work / "logs").iterdir())
+    assert "Epoch[2] Metrics -- val_dice" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("tta", [False, True])
+def test_evaluate_writes_fov_figures(trained, synthetic_drive, tmp_path, tta):
+    work, _ = trained
+    run_bundle(
+        "run",
+        config_file=CONFIGS / "evaluate.yaml",
+        bundle_root=BUNDLE,
+        dataset_dir=synthetic_drive,
+        output_dir=tmp_path,
+        ckpt_path=work / "ckpt" / "model.pt",
+        tta=tta,
+    )
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics) == SUMMARY and metrics["n_cases"] == 2
+    rows = _rows(tmp_path / "per_case.csv")
+    assert [r["case"] for r in rows] == ["01_test", "02_test"]
+    assert metrics["dice_per_image_mean"] == pytest.approx(np.mean([float(r["dice"]) for r in rows]))
+    assert 0.0 <= metrics["auc"] <= 1.0 and 0.0 <= metrics["accuracy"] <= 1.0
+
+
+def test_evaluate_validation_split_and_bad_folder(trained, synthetic_drive, tmp_path):
+    work, _ = trained
+    run_bundle(
+        "run",
+        config_file=CONFIGS / "evaluate.yaml",
+        bundle_root=BUNDLE,
+        dataset_dir=synthetic_drive,
+        output_dir=tmp_path / "val",
+        eval_split="validation",
+        ckpt_path=work / "ckpt" / "model.pt",
+    )
+    assert json.loads((tmp_path / "val" / "metrics.json").read_text())["n_cases"] == 1
+    (synthetic_drive / "test" / "mask" / "02_test_mask.gif").rename(tmp_path / "moved.gif")
+    try:
+        result = run_bundle(
+            "run",
+            config_file=CONFIGS / "evaluate.yaml",
+            bundle_root=BUNDLE,
+            dataset_dir=synthetic_drive,
+            output_dir=tmp_path / "out",
+            check=False,
+        )
+    finally:
+        (tmp_path / "moved.gif").rename(synthetic_drive / "test" / "mask" / "02_test_mask.gif")
+    assert result.returncode != 0
+    assert "02_test_mask.gif: missing field-of-view mask" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_inference_writes_full_size_pngs(trained, synthetic_drive, tmp_path):
+    work, _ = trained
+    inputs = synthetic_drive / "test" / "images"
+    run_bundle(
+        "run",
+        config_file=CONFIGS / "inference.yaml",
+        bundle_root=BUNDLE,
+        input_dir=inputs,
+        output_dir=tmp_path,
+        ckpt_path=work / "ckpt" / "model.pt",
+    )
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [f"0{i}_test_{kind}.png" for i in (1, 2) for kind in ("mask", "overlay", "prob")]
+    mask = np.array(Image.open(tmp_path / "01_test_mask.png"))
+    fov = np.array(Image.open(synthetic_drive / "test" / "mask" / "01_test_mask.gif")) > 0
+    assert mask.shape == (128, 120) and set(np.unique(mask)) <= {0, 255}
+    assert not mask[~fov].any()  # nothing outside the field of view
+    assert np.array(Image.open(tmp_path / "01_test_overlay.png")).shape == (128, 120, 3)
+
+
+def test_torchscript_export_round_trips(tmp_path):
+    ts_file = tmp_path / "model.ts"
+    weights = BUNDLE / "models" / "model.pt"
+    run_bundle(
+        "ckpt_export",
+        "network_def",
+        filepath=ts_file,
+        ckpt_file=weights,
+        meta_file=CONFIGS / "metadata.json",
+        config_file=CONFIGS / "inference.yaml",
+        bundle_root=BUNDLE,
+    )
+    inputs = torch.randn(1, 3, 192, 192, generator=torch.Generator().manual_seed(0))
+    assert torchscript_max_abs_diff(CONFIGS / "inference.yaml", weights, ts_file, inputs) <= 1e-4
+
+
+def test_workflows_share_network_and_intensity_definitions():
+    configs = {n: yaml.safe_load((CONFIGS / f"{n}.yaml").read_text()) for n in ("train", "evaluate", "inference")}
+    for key in ("network_def", "intensity_transforms", "roi_size", "sw_batch_size", "threshold", "device", "amp"):
+        assert configs["train"][key] == configs["evaluate"][key] == configs["inference"][key], key
+    assert configs["train"]["validate"]["inferer"] == configs["evaluate"]["sliding_window"]
+
+
+def test_shipped_weights_size_and_shape():
+    weights = BUNDLE / "models" / "model.pt"
+    assert weights.stat().st_size < 25 * 2**20
+    network = load_network(CONFIGS / "inference.yaml", weights)
+    assert network(torch.zeros(1, 3, 96, 96)).shape == (1, 1, 96, 96)
