@@ -132,6 +132,7 @@ class FOVVesselReport:
         summary = self.summary()
         for name in _SUMMARY:
             engine.state.metrics[name] = summary[name]
+        engine.logger.info("FOV figures: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.items() if k != "n_cases"))
         atomic_write_csv(self.cases_path, self.rows)
         atomic_write_json(
             self.metrics_path, {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in summary.items()}
