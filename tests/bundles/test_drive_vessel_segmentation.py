@@ -155,3 +155,27 @@ def test_shipped_weights_size_and_shape():
     assert weights.stat().st_size < 25 * 2**20
     network = load_network(CONFIGS / "inference.yaml", weights)
     assert network(torch.zeros(1, 3, 96, 96)).shape == (1, 1, 96, 96)
+
+
+def test_inference_on_a_loose_picture_estimates_the_fov(trained, synthetic_drive, tmp_path):
+    work, _ = trained
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.open(synthetic_drive / "test" / "images" / "01_test.tif").resize((100, 110)).save(inputs / "photo.jpg")
+    run_bundle(
+        "run",
+        config_file=CONFIGS / "inference.yaml",
+        bundle_root=BUNDLE,
+        input_dir=inputs,
+        output_dir=tmp_path / "out",
+        ckpt_path=work / "ckpt" / "model.pt",
+        tta=False,
+    )
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "photo_mask.png",
+        "photo_overlay.png",
+        "photo_prob.png",
+    ]
+    prob = np.array(Image.open(tmp_path / "out" / "photo_prob.png"))
+    assert prob.shape == (110, 100)
+    assert prob[0, 0] == 0 and prob[-1, -1] == 0  # the black corners fall outside the estimated FOV
