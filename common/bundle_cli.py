@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["REPO_ROOT", "bundle_args", "run_bundle"]
+__all__ = ["REPO_ROOT", "bundle_args", "run_bundle", "run_workflow"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,3 +33,9 @@ def run_bundle(*args, capture: bool = True, check: bool = True, **options) -> su
         output = f"\n--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}" if capture else ""
         raise RuntimeError(f"python -m monai.bundle {' '.join(words)} exited with {result.returncode}{output}")
     return result
+
+
+def run_workflow(bundle: str | os.PathLike, workflow: str, **options) -> subprocess.CompletedProcess:
+    """``python -m monai.bundle run`` of ``bundle/configs/<workflow>.yaml`` with ``--bundle_root bundle`` and options
+    (see :func:`run_bundle` for ``capture`` and ``check``)."""
+    return run_bundle("run", config_file=Path(bundle) / "configs" / f"{workflow}.yaml", bundle_root=bundle, **options)

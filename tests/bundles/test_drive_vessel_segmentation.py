@@ -2,6 +2,7 @@
 
 import csv
 import json
+from functools import partial
 
 import numpy as np
 import pytest
@@ -9,11 +10,12 @@ import torch
 import yaml
 from PIL import Image
 
-from bundle_common.bundle_cli import REPO_ROOT, run_bundle
+from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
 from bundle_common.export import load_network, torchscript_max_abs_diff
 
 BUNDLE = REPO_ROOT / "bundles" / "drive_vessel_segmentation"
 CONFIGS = BUNDLE / "configs"
+bundle_run = partial(run_workflow, BUNDLE)  # bundle_run("evaluate", dataset_dir=..., ...)
 SUMMARY = {"dice", "auc", "accuracy", "sensitivity", "specificity", "dice_per_image_mean", "n_cases"}
 
 
@@ -30,10 +32,8 @@ def synthetic_drive(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(synthetic_drive, tmp_path_factory):
     work = tmp_path_factory.mktemp("drive_train")
-    result = run_bundle(
-        "run",
-        config_file=CONFIGS / "train.yaml",
-        bundle_root=BUNDLE,
+    result = bundle_run(
+        "train",
         dataset_dir=synthetic_drive,
         epochs=2,
         val_interval=1,
@@ -61,10 +61,8 @@ def test_train_keeps_best_checkpoint(trained):
 @pytest.mark.parametrize("tta", [False, True])
 def test_evaluate_writes_fov_figures(trained, synthetic_drive, tmp_path, tta):
     work, _ = trained
-    run_bundle(
-        "run",
-        config_file=CONFIGS / "evaluate.yaml",
-        bundle_root=BUNDLE,
+    bundle_run(
+        "evaluate",
         dataset_dir=synthetic_drive,
         output_dir=tmp_path,
         ckpt_path=work / "ckpt" / "model.pt",
@@ -80,10 +78,8 @@ def test_evaluate_writes_fov_figures(trained, synthetic_drive, tmp_path, tta):
 
 def test_evaluate_validation_split_and_bad_folder(trained, synthetic_drive, tmp_path):
     work, _ = trained
-    run_bundle(
-        "run",
-        config_file=CONFIGS / "evaluate.yaml",
-        bundle_root=BUNDLE,
+    bundle_run(
+        "evaluate",
         dataset_dir=synthetic_drive,
         output_dir=tmp_path / "val",
         eval_split="validation",
@@ -92,10 +88,8 @@ def test_evaluate_validation_split_and_bad_folder(trained, synthetic_drive, tmp_
     assert json.loads((tmp_path / "val" / "metrics.json").read_text())["n_cases"] == 1
     (synthetic_drive / "test" / "mask" / "02_test_mask.gif").rename(tmp_path / "moved.gif")
     try:
-        result = run_bundle(
-            "run",
-            config_file=CONFIGS / "evaluate.yaml",
-            bundle_root=BUNDLE,
+        result = bundle_run(
+            "evaluate",
             dataset_dir=synthetic_drive,
             output_dir=tmp_path / "out",
             check=False,
@@ -110,10 +104,8 @@ def test_evaluate_validation_split_and_bad_folder(trained, synthetic_drive, tmp_
 def test_inference_writes_full_size_pngs(trained, synthetic_drive, tmp_path):
     work, _ = trained
     inputs = synthetic_drive / "test" / "images"
-    run_bundle(
-        "run",
-        config_file=CONFIGS / "inference.yaml",
-        bundle_root=BUNDLE,
+    bundle_run(
+        "inference",
         input_dir=inputs,
         output_dir=tmp_path,
         ckpt_path=work / "ckpt" / "model.pt",
@@ -162,10 +154,8 @@ def test_inference_on_a_loose_picture_estimates_the_fov(trained, synthetic_drive
     inputs = tmp_path / "in"
     inputs.mkdir()
     Image.open(synthetic_drive / "test" / "images" / "01_test.tif").resize((100, 110)).save(inputs / "photo.jpg")
-    run_bundle(
-        "run",
-        config_file=CONFIGS / "inference.yaml",
-        bundle_root=BUNDLE,
+    bundle_run(
+        "inference",
         input_dir=inputs,
         output_dir=tmp_path / "out",
         ckpt_path=work / "ckpt" / "model.pt",

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from functools import partial
 
 import numpy as np
 import pytest
@@ -9,21 +10,20 @@ import torch
 import yaml
 from PIL import Image
 
-from bundle_common.bundle_cli import REPO_ROOT, run_bundle
+from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
 from bundle_common.export import torchscript_max_abs_diff
 
 BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
 CONFIGS = BUNDLE / "configs"
+bundle_run = partial(run_workflow, BUNDLE)  # bundle_run("evaluate", dataset_dir=..., ...)
 
 
 @pytest.fixture(scope="module")
 def trained(tiny_mnist_dir, tmp_path_factory):
     """Two epochs of train.yaml on the tiny set, checkpoints and logs in a temporary folder."""
     work = tmp_path_factory.mktemp("mnist_train")
-    result = run_bundle(
-        "run",
-        config_file=CONFIGS / "train.yaml",
-        bundle_root=BUNDLE,
+    result = bundle_run(
+        "train",
         dataset_dir=tiny_mnist_dir,
         epochs=2,
         ckpt_dir=work / "ckpt",
@@ -52,10 +52,8 @@ def test_train_keeps_best_checkpoint_and_logs(trained):
 @pytest.mark.parametrize("split, n_cases", [("test", 60), ("validation", 24), ("all", 300)])
 def test_evaluate_writes_metrics_and_per_case(trained, tiny_mnist_dir, tmp_path, split, n_cases):
     work, _ = trained
-    run_bundle(
-        "run",
-        config_file=CONFIGS / "evaluate.yaml",
-        bundle_root=BUNDLE,
+    bundle_run(
+        "evaluate",
         dataset_dir=tiny_mnist_dir,
         output_dir=tmp_path,
         eval_split=split,
@@ -69,10 +67,8 @@ def test_evaluate_writes_metrics_and_per_case(trained, tiny_mnist_dir, tmp_path,
 
 
 def test_evaluate_shipped_weights_default_checkpoint(tiny_mnist_dir, tmp_path):
-    run_bundle(
-        "run",
-        config_file=CONFIGS / "evaluate.yaml",
-        bundle_root=BUNDLE,
+    bundle_run(
+        "evaluate",
         dataset_dir=tiny_mnist_dir,
         output_dir=tmp_path,
     )
@@ -80,10 +76,8 @@ def test_evaluate_shipped_weights_default_checkpoint(tiny_mnist_dir, tmp_path):
 
 
 def test_evaluate_on_a_missing_folder_fails_clearly(tmp_path):
-    result = run_bundle(
-        "run",
-        config_file=CONFIGS / "evaluate.yaml",
-        bundle_root=BUNDLE,
+    result = bundle_run(
+        "evaluate",
         dataset_dir=tmp_path / "no_such_dir",
         output_dir=tmp_path / "out",
         check=False,
@@ -102,9 +96,7 @@ def test_inference_on_pictures_and_idx(tiny_mnist_dir, tmp_path):
     Image.fromarray(images[0]).resize((64, 64)).save(inputs / "big.png")
     Image.fromarray(255 - images[1]).save(inputs / "inverted.jpg", quality=95)
     (inputs / "t10k-images-idx3-ubyte").write_bytes((tiny_mnist_dir / "t10k-images-idx3-ubyte").read_bytes())
-    run_bundle(
-        "run", config_file=CONFIGS / "inference.yaml", bundle_root=BUNDLE, input_dir=inputs, output_dir=tmp_path / "out"
-    )
+    bundle_run("inference", input_dir=inputs, output_dir=tmp_path / "out")
     rows = _read_csv(tmp_path / "out" / "predictions.csv")
     assert list(rows[0]) == ["file", "index", "digit", "probability"]
     assert len(rows) == 2 + 60
