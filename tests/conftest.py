@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -19,6 +20,12 @@ def shared_dataset(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"real data not available at {path}")
     return path
+
+
+def read_csv_rows(path: str | os.PathLike) -> list[dict]:
+    """The rows of a CSV file written by the bundles (per_case.csv, predictions.csv) as dicts of strings."""
+    with open(path) as f:
+        return list(csv.DictReader(f))
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,5 @@
 """The DRIVE bundle end to end through ``python -m monai.bundle``, on a tiny synthetic DRIVE-layout set."""
 
-import csv
 import json
 from functools import partial
 
@@ -12,6 +11,7 @@ from PIL import Image
 
 from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
 from bundle_common.export import load_network, torchscript_max_abs_diff
+from tests.conftest import read_csv_rows
 
 BUNDLE = REPO_ROOT / "bundles" / "drive_vessel_segmentation"
 CONFIGS = BUNDLE / "configs"
@@ -46,11 +46,6 @@ def trained(synthetic_drive, tmp_path_factory):
     return work, result
 
 
-def _rows(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
-
-
 def test_train_keeps_best_checkpoint(trained):
     work, result = trained
     assert sorted(p.name for p in (work / "ckpt").iterdir()) == ["model.pt"]
@@ -70,7 +65,7 @@ def test_evaluate_writes_fov_figures(trained, synthetic_drive, tmp_path, tta):
     )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert set(metrics) == SUMMARY and metrics["n_cases"] == 2
-    rows = _rows(tmp_path / "per_case.csv")
+    rows = read_csv_rows(tmp_path / "per_case.csv")
     assert [r["case"] for r in rows] == ["01_test", "02_test"]
     assert metrics["dice_per_image_mean"] == pytest.approx(np.mean([float(r["dice"]) for r in rows]))
     assert 0.0 <= metrics["auc"] <= 1.0 and 0.0 <= metrics["accuracy"] <= 1.0

@@ -1,6 +1,5 @@
 """The MNIST bundle end to end through ``python -m monai.bundle``, as a user runs it, on a tiny generated dataset."""
 
-import csv
 import json
 from functools import partial
 
@@ -12,6 +11,7 @@ from PIL import Image
 
 from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
 from bundle_common.export import torchscript_max_abs_diff
+from tests.conftest import read_csv_rows
 
 BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
 CONFIGS = BUNDLE / "configs"
@@ -31,11 +31,6 @@ def trained(tiny_mnist_dir, tmp_path_factory):
         progress_bar=False,
     )
     return work, result
-
-
-def _read_csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
 
 
 def test_train_keeps_best_checkpoint_and_logs(trained):
@@ -60,7 +55,7 @@ def test_evaluate_writes_metrics_and_per_case(trained, tiny_mnist_dir, tmp_path,
         ckpt_path=work / "ckpt" / "model.pt",
     )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    rows = _read_csv(tmp_path / "per_case.csv")
+    rows = read_csv_rows(tmp_path / "per_case.csv")
     assert set(metrics) == {"accuracy", "n_cases"} and metrics["n_cases"] == n_cases == len(rows)
     assert metrics["accuracy"] == pytest.approx(np.mean([int(r["correct"]) for r in rows]))
     assert all(r["prediction"] in "0123456789" and 0.0 < float(r["probability"]) <= 1.0 for r in rows)
@@ -97,7 +92,7 @@ def test_inference_on_pictures_and_idx(tiny_mnist_dir, tmp_path):
     Image.fromarray(255 - images[1]).save(inputs / "inverted.jpg", quality=95)
     (inputs / "t10k-images-idx3-ubyte").write_bytes((tiny_mnist_dir / "t10k-images-idx3-ubyte").read_bytes())
     bundle_run("inference", input_dir=inputs, output_dir=tmp_path / "out")
-    rows = _read_csv(tmp_path / "out" / "predictions.csv")
+    rows = read_csv_rows(tmp_path / "out" / "predictions.csv")
     assert list(rows[0]) == ["file", "index", "digit", "probability"]
     assert len(rows) == 2 + 60
     assert [r["file"] for r in rows[:2]] == ["big.png", "inverted.jpg"]
