@@ -41,3 +41,19 @@ def atomic_write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]])
     writer.writeheader()
     writer.writerows(rows)
     return atomic_write_text(path, buffer.getvalue())
+
+
+def atomic_save_picture(picture, path: str | os.PathLike, **options) -> Path:
+    """Save a PIL image (``options`` go to ``Image.save``, e.g. ``format="PNG"``) through a temporary file, then
+    rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        picture.save(tmp, **options)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -3,6 +3,16 @@
 from .case_table import CaseTableWriter, classification_row
 from .metrics_json import MetricsJSONWriter
 from .segmentation_png import SegmentationPNGWriter
+from .slice_series_writer import SliceSeriesWriter
 from .vessel_report import FOVVesselReport
+from .volume_dice_report import VolumeDiceReport
 
-__all__ = ["CaseTableWriter", "FOVVesselReport", "MetricsJSONWriter", "SegmentationPNGWriter", "classification_row"]
+__all__ = [
+    "CaseTableWriter",
+    "FOVVesselReport",
+    "MetricsJSONWriter",
+    "SegmentationPNGWriter",
+    "SliceSeriesWriter",
+    "VolumeDiceReport",
+    "classification_row",
+]

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from ..io import atomic_write_csv
+from .items import decollated_pairs
 
 __all__ = ["CaseTableWriter", "classification_row"]
 
@@ -66,10 +67,7 @@ class CaseTableWriter:
         self.rows = []
 
     def _collect(self, engine) -> None:
-        batch, output = engine.state.batch, engine.state.output
-        if not isinstance(output, list):
-            raise TypeError("CaseTableWriter needs decollated outputs: run the evaluator with decollate=True.")
-        self.rows += [self.row_fn(b, o) for b, o in zip(batch, output)]
+        self.rows += [self.row_fn(b, o) for b, o in decollated_pairs(engine, type(self).__name__)]
 
     def _write(self, engine) -> None:
         atomic_write_csv(self.path, self.rows)

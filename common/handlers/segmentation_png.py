@@ -8,31 +8,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["SegmentationPNGWriter", "overlay"]
+from ..io import atomic_save_picture
+from ..overlays import overlay
+from .items import decollated_pairs, merged_item
 
-PREDICTION_RED = np.array([255, 0, 0])
-LABEL_GREEN = np.array([0, 255, 0])
-BOTH_YELLOW = np.array([255, 255, 0])
+__all__ = ["SegmentationPNGWriter"]
 
 
 def _plane(value) -> np.ndarray:
     array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
     return array.reshape(array.shape[-2:])
-
-
-def overlay(picture: np.ndarray, prediction: np.ndarray, label: np.ndarray | None = None, alpha: float = 0.6):
-    """Tint an RGB uint8 picture (H, W, 3): prediction red; with a label, label green and agreement yellow."""
-    colours = np.zeros_like(picture)
-    painted = prediction.astype(bool)
-    colours[painted] = PREDICTION_RED
-    if label is not None:
-        label = label.astype(bool)
-        colours[label & ~painted] = LABEL_GREEN
-        colours[label & painted] = BOTH_YELLOW
-        painted = painted | label
-    blended = picture.astype(np.float32)
-    blended[painted] = (1 - alpha) * blended[painted] + alpha * colours[painted]
-    return blended.round().astype(np.uint8)
 
 
 class SegmentationPNGWriter:
@@ -62,9 +47,8 @@ class SegmentationPNGWriter:
         engine.add_event_handler(Events.ITERATION_COMPLETED, self)
 
     def __call__(self, engine) -> None:
-        for batch_item, output_item in zip(engine.state.batch, engine.state.output):
-            merged = {**batch_item, **{k: v for k, v in output_item.items() if v is not None}}
-            self.write(merged)
+        for batch_item, output_item in decollated_pairs(engine, type(self).__name__):
+            self.write(merged_item(batch_item, output_item))
 
     def write(self, item: dict) -> list[Path]:
         from PIL import Image
@@ -83,12 +67,7 @@ class SegmentationPNGWriter:
             "mask": prediction.astype(np.uint8) * 255,
             "overlay": overlay(picture, prediction, label),
         }
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        written = []
-        for suffix, array in outputs.items():
-            path = self.output_dir / f"{source.stem}_{suffix}.png"
-            tmp = path.with_name(f".{path.name}.tmp")
-            Image.fromarray(array).save(tmp, format="PNG")
-            os.replace(tmp, path)
-            written.append(path)
-        return written
+        return [
+            atomic_save_picture(Image.fromarray(array), self.output_dir / f"{source.stem}_{suffix}.png", format="PNG")
+            for suffix, array in outputs.items()
+        ]

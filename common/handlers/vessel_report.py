@@ -13,6 +13,7 @@ import torch
 
 from ..io import atomic_write_csv, atomic_write_json
 from ..metrics.vessel import confusion_figures, fov_confusion, fov_pixels, roc_auc
+from .items import decollated_pairs
 
 __all__ = ["FOVVesselReport"]
 
@@ -78,12 +79,7 @@ class FOVVesselReport:
         raise KeyError(f"no {what} {key!r} found: {held}.")
 
     def _collect(self, engine) -> None:
-        batch, output = engine.state.batch, engine.state.output
-        if not isinstance(output, list) or not isinstance(batch, list):
-            raise TypeError(
-                "FOVVesselReport needs decollated batches and outputs: run the evaluator with decollate=True."
-            )
-        for batch_item, output_item in zip(batch, output):
+        for batch_item, output_item in decollated_pairs(engine, type(self).__name__):
             self._add(batch_item, output_item)
 
     def _add(self, batch_item: Mapping, output_item: Mapping) -> None:

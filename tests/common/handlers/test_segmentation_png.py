@@ -4,7 +4,7 @@ from ignite.engine import Engine
 from PIL import Image
 
 from bundle_common.handlers import SegmentationPNGWriter
-from bundle_common.handlers.segmentation_png import overlay
+from bundle_common.overlays import overlay
 
 
 def test_overlay_colours():

@@ -1,0 +1,167 @@
+"""The LGG bundle end to end through ``python -m monai.bundle``, on a tiny synthetic kaggle_3m-layout set."""
+
+import json
+import shutil
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from monai.bundle import ConfigParser
+from PIL import Image
+
+from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
+from bundle_common.export import load_network, torchscript_max_abs_diff
+from tests.conftest import read_csv_rows
+
+BUNDLE = REPO_ROOT / "bundles" / "brain_mri_lgg_segmentation"
+CONFIGS = BUNDLE / "configs"
+bundle_run = partial(run_workflow, BUNDLE)  # bundle_run("evaluate", dataset_dir=..., ...)
+N_PATIENTS, N_SLICES = 5, 6
+
+
+@pytest.fixture(scope="module")
+def synthetic_lgg(tmp_path_factory):
+    """5 patients of 6 slices (256 x 256) in the kaggle_3m layout, one of them without tumour."""
+    from bundle_common.data.synthetic_lgg import write_synthetic_lgg
+
+    folder = tmp_path_factory.mktemp("synthetic_lgg") / "kaggle_3m"
+    patients = write_synthetic_lgg(folder, n_patients=N_PATIENTS, n_slices=N_SLICES, seed=0, n_without_tumour=1)
+    return folder, patients
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic_lgg, tmp_path_factory):
+    work = tmp_path_factory.mktemp("lgg_train")
+    result = bundle_run(
+        "train",
+        dataset_dir=synthetic_lgg[0],
+        epochs=2,
+        slices_per_patient=2,
+        val_interval=1,
+        batch_size=4,
+        ckpt_dir=work / "ckpt",
+        output_dir=work / "logs",
+        progress_bar=False,
+    )
+    return work, result
+
+
+def test_train_keeps_best_checkpoint(trained):
+    work, result = trained
+    assert sorted(p.name for p in (work / "ckpt").iterdir()) == ["model.pt"]
+    assert any(p.name.startswith("events.out.tfevents") for p in (work / "logs").iterdir())
+    assert "Epoch[2] Metrics -- val_dsc_per_volume_mean" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("tta", [False, True])
+def test_evaluate_writes_per_patient_figures(trained, synthetic_lgg, tmp_path, tta):
+    work, _ = trained
+    folder, patients = synthetic_lgg
+    bundle_run(
+        "evaluate",
+        dataset_dir=folder,
+        output_dir=tmp_path,
+        eval_split="all",
+        ckpt_path=work / "ckpt" / "model.pt",
+        tta=tta,
+    )
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics) == {"dsc_per_volume_mean", "dsc_per_volume_median", "n_cases"}
+    rows = read_csv_rows(tmp_path / "per_case.csv")
+    assert [r["case"] for r in rows] == sorted(patients) and metrics["n_cases"] == N_PATIENTS
+    assert all(int(r["slices"]) == N_SLICES for r in rows)
+    assert metrics["dsc_per_volume_mean"] == pytest.approx(np.mean([float(r["dsc"]) for r in rows]))
+    assert metrics["dsc_per_volume_median"] == pytest.approx(np.median([float(r["dsc"]) for r in rows]))
+    assert Image.open(tmp_path / "dsc_per_case.png").format == "PNG"
+
+
+def test_evaluate_default_split_and_bad_folder(trained, synthetic_lgg, tmp_path):
+    work, _ = trained
+    folder, patients = synthetic_lgg
+    bundle_run("evaluate", dataset_dir=folder, output_dir=tmp_path / "val", ckpt_path=work / "ckpt" / "model.pt")
+    assert json.loads((tmp_path / "val" / "metrics.json").read_text())["n_cases"] == 1  # 20 % of 5 patients
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    (broken / patients[2] / f"{patients[2]}_3_mask.tif").unlink()
+    result = bundle_run("evaluate", dataset_dir=broken, output_dir=tmp_path / "out", eval_split="all", check=False)
+    assert result.returncode != 0
+    assert f"{patients[2]}_3.tif: slice without its mask ({patients[2]}_3_mask.tif)" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_inference_writes_slices_overlays_and_gifs(trained, synthetic_lgg, tmp_path):
+    work, _ = trained
+    folder, patients = synthetic_lgg
+    bundle_run("inference", input_dir=folder, output_dir=tmp_path, ckpt_path=work / "ckpt" / "model.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(patients)
+    patient = patients[0]
+    names = sorted(p.name for p in (tmp_path / patient).iterdir())
+    assert names == sorted(
+        [f"{patient}.gif"] + [f"{patient}_{k}_{w}.png" for k in range(1, 7) for w in ("mask", "overlay")]
+    )
+    mask = np.array(Image.open(tmp_path / patient / f"{patient}_3_mask.png"))
+    assert mask.shape == (256, 256) and set(np.unique(mask)) <= {0, 255}
+    assert np.array(Image.open(tmp_path / patient / f"{patient}_3_overlay.png")).shape == (256, 256, 3)
+    assert Image.open(tmp_path / patient / f"{patient}.gif").n_frames == N_SLICES
+
+
+def test_inference_on_one_patient_folder_without_masks(trained, synthetic_lgg, tmp_path):
+    work, _ = trained
+    folder, patients = synthetic_lgg
+    source = tmp_path / "in" / "someone"
+    source.mkdir(parents=True)
+    for k in (1, 2, 10):  # slice numbers with a gap and two digits: order by number
+        Image.open(folder / patients[0] / f"{patients[0]}_{k if k < 10 else 3}.tif").resize((200, 180)).save(
+            source / f"someone_{k}.tif"
+        )
+    bundle_run("inference", input_dir=source, output_dir=tmp_path / "out", ckpt_path=work / "ckpt" / "model.pt")
+    out = tmp_path / "out" / "someone"
+    assert np.array(Image.open(out / "someone_10_mask.png")).shape == (180, 200)
+    assert Image.open(out / "someone.gif").n_frames == 3
+
+
+@pytest.mark.parametrize("largest_component", [False, True])
+def test_postprocessing_keeps_the_largest_component_only_when_asked(largest_component):
+    parser = ConfigParser()
+    parser.read_config(CONFIGS / "inference.yaml")
+    parser["largest_component"] = largest_component
+    logits = torch.full((1, 16, 16, 4), -5.0)
+    logits[0, 2:8, 2:8, 0:2] = 5.0  # 72 voxels over two slices
+    logits[0, 12:14, 12:14, 3] = 5.0  # 4 voxels on another slice
+    pred = parser.get_parsed_content("postprocessing")({"pred": logits})["pred"]
+    assert int(pred.sum()) == (72 if largest_component else 76)
+
+
+def test_torchscript_export_round_trips(tmp_path):
+    ts_file = tmp_path / "model.ts"
+    weights = BUNDLE / "models" / "model.pt"
+    run_bundle(
+        "ckpt_export",
+        "network_def",
+        filepath=ts_file,
+        ckpt_file=weights,
+        meta_file=CONFIGS / "metadata.json",
+        config_file=CONFIGS / "inference.yaml",
+        bundle_root=BUNDLE,
+    )
+    inputs = torch.randn(1, 3, 256, 256, generator=torch.Generator().manual_seed(0))
+    assert torchscript_max_abs_diff(CONFIGS / "inference.yaml", weights, ts_file, inputs) <= 1e-4
+
+
+def test_workflows_share_network_and_pre_and_postprocessing():
+    configs = {n: yaml.safe_load((CONFIGS / f"{n}.yaml").read_text()) for n in ("train", "evaluate", "inference")}
+    keys = ("network_def", "intensity_transforms", "postprocessing", "roi_size", "sw_batch_size", "threshold")
+    for key in (*keys, "largest_component", "device", "amp"):
+        assert configs["train"][key] == configs["evaluate"][key] == configs["inference"][key], key
+    assert configs["train"]["validate"]["inferer"] == configs["evaluate"]["slice_inferer"]
+    for key in ("slice_inferer", "flip_tta", "inferer", "tta"):
+        assert configs["evaluate"][key] == configs["inference"][key], key
+
+
+def test_shipped_weights_size_and_shape():
+    weights = BUNDLE / "models" / "model.pt"
+    assert weights.stat().st_size < 25 * 2**20
+    network = load_network(CONFIGS / "inference.yaml", weights)
+    assert network(torch.zeros(1, 3, 256, 256)).shape == (1, 1, 256, 256)
