@@ -28,6 +28,18 @@ def read_csv_rows(path: str | os.PathLike) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def decollating_engine():
+    """An ignite engine whose batches and outputs look like a decollating MONAI evaluator's: each batch is
+    ``{"items": [batch item, ...], "outputs": [output item, ...]}``, one pair a case."""
+    from ignite.engine import Engine
+
+    def step(engine, batch):
+        engine.state.batch = batch["items"]
+        return batch["outputs"]
+
+    return Engine(step)
+
+
 @pytest.fixture(scope="session")
 def tiny_mnist_dir(tmp_path_factory) -> Path:
     """An MNIST-layout folder of 240 training and 60 test images: scikit-learn digits, the same IDX files."""

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from ..arrays import as_numpy
 from ..io import atomic_save_picture
 from ..overlays import overlay
 from .items import decollated_pairs, merged_item
@@ -16,7 +16,7 @@ __all__ = ["SegmentationPNGWriter"]
 
 
 def _plane(value) -> np.ndarray:
-    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    array = as_numpy(value)
     return array.reshape(array.shape[-2:])
 
 

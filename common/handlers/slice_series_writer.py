@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from ..arrays import as_numpy
 from ..io import atomic_save_picture
 from ..overlays import outline_overlay
 from .items import decollated_pairs, merged_item
@@ -17,7 +17,7 @@ __all__ = ["SliceSeriesWriter"]
 
 def _volume(value) -> np.ndarray:
     """A (H, W, D) array from a (1, H, W, D) tensor or array."""
-    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    array = as_numpy(value)
     return array.reshape(array.shape[-3:])
 
 

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from ..arrays import as_numpy
 from ..charts import per_case_bar_chart
 from ..io import atomic_write_csv, atomic_write_json
 from ..metrics.overlap import volume_dice
@@ -18,7 +18,7 @@ __all__ = ["VolumeDiceReport"]
 
 
 def _count(value) -> int:
-    return int((value > 0).sum().item() if isinstance(value, torch.Tensor) else np.count_nonzero(np.asarray(value)))
+    return int(np.count_nonzero(as_numpy(value) > 0))
 
 
 class VolumeDiceReport:

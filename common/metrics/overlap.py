@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
+
+from ..arrays import as_numpy
 
 __all__ = ["volume_dice"]
-
-
-def _binary(value) -> np.ndarray:
-    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-    return array > 0
 
 
 def volume_dice(prediction, label) -> float:
@@ -19,7 +15,7 @@ def volume_dice(prediction, label) -> float:
     Both empty (no tumour, none predicted) scores 1.0; one empty and the other not scores 0.0, so a patient without
     tumour is counted rather than skipped.
     """
-    prediction, label = _binary(prediction), _binary(label)
+    prediction, label = as_numpy(prediction) > 0, as_numpy(label) > 0
     if prediction.shape != label.shape:
         raise ValueError(f"prediction {prediction.shape} and label {label.shape} differ in shape.")
     total = int(prediction.sum()) + int(label.sum())

@@ -15,24 +15,15 @@ import math
 from typing import Any
 
 import numpy as np
-import torch
+
+from ..arrays import as_numpy
 
 __all__ = ["confusion_figures", "fov_confusion", "fov_pixels", "roc_auc"]
 
 
-def _numpy(x: Any) -> np.ndarray:
-    """A numpy view (or copy) of a numpy array, torch tensor (any device) or array-like."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu()
-        if x.dtype == torch.bfloat16:  # numpy has no bfloat16
-            x = x.float()
-        return x.numpy()
-    return np.asarray(x)
-
-
 def _fov_select(prob: Any, label: Any, fov: Any) -> tuple[np.ndarray, np.ndarray]:
     """The probabilities (in their own dtype) and the labels (bool) of the pixels where ``fov > 0``."""
-    prob, label, fov = _numpy(prob), _numpy(label), _numpy(fov)
+    prob, label, fov = as_numpy(prob), as_numpy(label), as_numpy(fov)
     if not prob.shape == label.shape == fov.shape:
         raise ValueError(
             f"prob, label and fov must have the same shape, got {tuple(prob.shape)}, {tuple(label.shape)} "
@@ -81,7 +72,7 @@ def roc_auc(scores: Any, labels: Any) -> float:
     It is the Mann-Whitney U statistic, P(score of a positive > score of a negative) with ties counted as half,
     computed in O(n log n) from one sort of the negatives' scores, with an exact integer numerator.
     """
-    scores, labels = _numpy(scores).ravel(), _numpy(labels).ravel()
+    scores, labels = as_numpy(scores).ravel(), as_numpy(labels).ravel()
     if scores.shape != labels.shape:
         raise ValueError(f"scores and labels must have the same size, got {scores.size} and {labels.size}.")
     if scores.dtype.kind not in "biuf":

@@ -4,21 +4,11 @@ import math
 
 import pytest
 import torch
-from ignite.engine import Engine
 
 from bundle_common.handlers import FOVVesselReport
+from tests.conftest import decollating_engine
 
 KEYS = ["dice", "auc", "accuracy", "sensitivity", "specificity", "dice_per_image_mean", "n_cases"]
-
-
-def _engine():
-    """An engine whose batches and outputs look like a decollating MONAI evaluator's."""
-
-    def step(engine, batch):
-        engine.state.batch = batch["items"]
-        return batch["outputs"]
-
-    return Engine(step)
 
 
 def _image_a():
@@ -71,7 +61,7 @@ def _rows(path):
 
 
 def test_pooled_and_per_image_figures(tmp_path):
-    engine = _engine()
+    engine = decollating_engine()
     FOVVesselReport(tmp_path).attach(engine)
     engine.run(_batches())
 
@@ -140,7 +130,7 @@ def test_second_run_starts_fresh_and_names_are_configurable(tmp_path):
         "items": [{"name": "22_training", "fov": fov_b}],
         "outputs": [{"prob": pred_b, "seg": label_b}],
     }
-    engine = _engine()
+    engine = decollating_engine()
     report = FOVVesselReport(
         tmp_path / "out",
         threshold=0.95,  # nothing reaches it: tp 0, fp 0, fn 6, tn 24
@@ -168,7 +158,7 @@ def test_undefined_figures_are_null_in_json(tmp_path):
         "items": [{"case": "empty", "mask": fov}],
         "outputs": [{"pred": torch.zeros(1, 6, 6), "label": torch.zeros(1, 6, 6)}],
     }
-    engine = _engine()
+    engine = decollating_engine()
     FOVVesselReport(tmp_path).attach(engine)
     engine.run([batch])
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -180,12 +170,12 @@ def test_undefined_figures_are_null_in_json(tmp_path):
 
 def test_missing_fov_and_collated_outputs_are_named(tmp_path):
     pred, label, _ = _image_a()
-    engine = _engine()
+    engine = decollating_engine()
     FOVVesselReport(tmp_path).attach(engine)
     batch = {"items": [{"case": "21_training"}], "outputs": [{"pred": pred, "label": label}]}
     with pytest.raises(KeyError, match="no FOV mask 'mask' found"):
         engine.run([batch])
-    engine = _engine()
+    engine = decollating_engine()
     FOVVesselReport(tmp_path).attach(engine)
     with pytest.raises(TypeError, match="decollate=True"):
         engine.run([{"items": {"case": ["x"]}, "outputs": {"pred": pred[None], "label": label[None]}}])

@@ -3,21 +3,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from ignite.engine import Engine
 from PIL import Image
 
 from bundle_common.handlers import VolumeDiceReport
-from tests.conftest import read_csv_rows
-
-
-def _engine():
-    """An engine whose batches and outputs look like a decollating MONAI evaluator's: one patient a batch item."""
-
-    def step(engine, batch):
-        engine.state.batch = batch["items"]
-        return batch["outputs"]
-
-    return Engine(step)
+from tests.conftest import decollating_engine, read_csv_rows
 
 
 def _patients():
@@ -37,7 +26,7 @@ def _patients():
 
 
 def test_report_by_hand(tmp_path):
-    engine = _engine()
+    engine = decollating_engine()
     report = VolumeDiceReport(tmp_path)
     report.attach(engine)
     batches = [
@@ -59,7 +48,7 @@ def test_report_by_hand(tmp_path):
 
 
 def test_report_starts_afresh_each_run(tmp_path):
-    engine = _engine()
+    engine = decollating_engine()
     report = VolumeDiceReport(tmp_path, chart_file=None)
     report.attach(engine)
     name, pred, label = _patients()[1]
@@ -70,7 +59,7 @@ def test_report_starts_afresh_each_run(tmp_path):
 
 
 def test_report_needs_decollated_items(tmp_path):
-    engine = _engine()
+    engine = decollating_engine()
     VolumeDiceReport(tmp_path).attach(engine)
     with pytest.raises(TypeError, match="decollate=True"):
         engine.run([{"items": {"patient": ["A"]}, "outputs": {"pred": np.zeros(1)}}], max_epochs=1)
