@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish_file(tmp: str, path: Path) -> None:
+    """Give a finished temporary file the permissions a plain ``open(path, "w")`` would (``mkstemp`` makes it
+    owner-only), then rename it into place."""
+    os.chmod(tmp, 0o666 & ~_current_umask())
+    os.replace(tmp, path)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -20,7 +36,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
-        os.replace(tmp, path)
+        publish_file(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -52,8 +68,32 @@ def atomic_save_picture(picture, path: str | os.PathLike, **options) -> Path:
     os.close(fd)
     try:
         picture.save(tmp, **options)
-        os.replace(tmp, path)
+        publish_file(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def staged_folder(out_dir: str | os.PathLike, what: str) -> Iterator[Path]:
+    """Yield a fresh folder beside ``out_dir`` to write ``what`` (e.g. "the synthetic LGG data") into; it becomes
+    ``out_dir`` when the block ends, and is removed if the block raises, so no partial folder is ever left behind.
+
+    Raises:
+        FileExistsError: ``out_dir`` exists and is not an empty folder (checked before anything is written).
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir())):
+        raise FileExistsError(f"{out_dir} exists and is not an empty folder; not writing {what} there")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
+    try:
+        yield staging
+        if out_dir.is_dir():
+            out_dir.rmdir()  # empty, checked above; fails rather than merge if something appeared since
+        staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -27,7 +27,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from .io import atomic_write_json
+from .io import atomic_write_json, publish_file
 
 __all__ = [
     "INDEX_NAME",
@@ -181,7 +181,7 @@ def package_bundle(bundle: str | os.PathLike, out: str | os.PathLike) -> dict:
         if target.exists():
             _refuse_changed(key, sha256, _sha256(target), str(target))
             return {"path": target, "name": name, "version": version, "sha256": sha256, "written": False}
-        os.replace(tmp, target)
+        publish_file(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return {"path": target, "name": name, "version": version, "sha256": sha256, "written": True}

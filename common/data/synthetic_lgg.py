@@ -42,12 +42,12 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import uuid
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from ..io import staged_folder
+from .shapes import lumpy_distance
 
 __all__ = ["synthetic_patient", "write_synthetic_lgg"]
 
@@ -90,15 +90,7 @@ def _blob(
     a = (du * math.cos(angle) + dv * math.sin(angle)) / radii[0]
     b = (-du * math.sin(angle) + dv * math.cos(angle)) / radii[1]
     c = (k - centre[2]) / radii[2]
-    q = np.sqrt(a**2 + b**2 + c**2)
-    lumps = np.zeros(q.shape, dtype=np.float32)
-    amplitudes = rng.uniform(0.5, 1.0, 5)
-    for amplitude in amplitudes:
-        w = rng.normal(size=3)
-        w *= rng.uniform(1.5, 3.5) / np.linalg.norm(w)
-        phase = float(rng.uniform(0, 2 * math.pi))
-        lumps += float(amplitude) * np.cos(float(w[0]) * a + float(w[1]) * b + (float(w[2]) * c + phase))
-    return q * (1 + 0.3 / float(amplitudes.sum()) * lumps)
+    return lumpy_distance(rng, a, b, c, n_waves=5, frequency=(1.5, 3.5), wobble=0.3)
 
 
 def synthetic_patient(
@@ -262,16 +254,10 @@ def write_synthetic_lgg(
         raise ValueError(f"need n_patients >= 1 and n_slices >= 1, got {n_patients} and {n_slices}")
     if not 0 <= n_without_tumour <= n_patients:
         raise ValueError(f"n_without_tumour must be between 0 and n_patients ({n_patients}), got {n_without_tumour}")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir())):
-        raise FileExistsError(f"{out_dir} exists and is not an empty folder; not writing the synthetic LGG data there")
     names = [f"TCGA_SY_{i:04d}_20000101" for i in range(n_patients)]
     without = set(np.random.default_rng((seed, 1_000_003)).permutation(n_patients)[:n_without_tumour].tolist())
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:12]}"
-    staging.mkdir()
-    try:
+    with staged_folder(out_dir, "the synthetic LGG data") as staging:
         for i, name in enumerate(names):
             images, masks = synthetic_patient(np.random.default_rng((seed, i)), n_slices, size, i not in without)
             folder = staging / name
@@ -279,10 +265,4 @@ def write_synthetic_lgg(
             for number, (image, mask) in enumerate(zip(images, masks), start=1):
                 Image.fromarray(image).save(folder / f"{name}_{number}.tif", compression="raw")
                 Image.fromarray(mask).save(folder / f"{name}_{number}_mask.tif", compression="raw")
-        if out_dir.is_dir():
-            out_dir.rmdir()  # empty, checked above; fails rather than merge if something appeared since
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return names

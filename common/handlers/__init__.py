@@ -1,7 +1,9 @@
 """Ignite handlers that write what an evaluation or inference run produced."""
 
 from .case_table import CaseTableWriter, classification_row
+from .label_dice_report import LabelDiceReport
 from .metrics_json import MetricsJSONWriter
+from .ortho_views_writer import OrthoViewsWriter, ortho_views
 from .segmentation_png import SegmentationPNGWriter
 from .slice_series_writer import SliceSeriesWriter
 from .vessel_report import FOVVesselReport
@@ -10,9 +12,12 @@ from .volume_dice_report import VolumeDiceReport
 __all__ = [
     "CaseTableWriter",
     "FOVVesselReport",
+    "LabelDiceReport",
     "MetricsJSONWriter",
+    "OrthoViewsWriter",
     "SegmentationPNGWriter",
     "SliceSeriesWriter",
     "VolumeDiceReport",
     "classification_row",
+    "ortho_views",
 ]

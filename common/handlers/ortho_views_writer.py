@@ -1,0 +1,232 @@
+"""A picture per CT volume: axial, coronal and sagittal slices through the predicted liver, outlines drawn on the CT."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+
+from ..arrays import as_numpy
+from ..data.task03 import nifti_case_name
+from ..io import atomic_save_picture
+from ..overlays import outline_overlay
+from .items import decollated_pairs, merged_item
+
+__all__ = ["OrthoViewsWriter", "ortho_views"]
+
+_GAP = 4  # dark grey columns between the panels
+_GAP_GREY = 64
+_TUMOUR = 2
+
+
+def _label_map(value, what: str) -> np.ndarray:
+    """An (X, Y, Z) array from a (1, X, Y, Z) or (X, Y, Z) tensor or array."""
+    array = as_numpy(value)
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 3:
+        raise ValueError(f"the {what} should be a label map (1, X, Y, Z) or (X, Y, Z), not {array.shape}.")
+    return array
+
+
+def _centre(masks: Sequence[np.ndarray | None], shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """Voxel index of the centroid of the first non-empty ``mask > 0``; the volume's centre when all are empty."""
+    for mask in masks:
+        if mask is None:
+            continue
+        foreground = mask > 0
+        count = np.count_nonzero(foreground)
+        if count:
+            centre = []
+            for axis in range(3):
+                profile = foreground.sum(axis=tuple(a for a in range(3) if a != axis))
+                centre.append(int(round(float(profile @ np.arange(profile.size)) / count)))
+            return tuple(centre)
+    return tuple(n // 2 for n in shape)
+
+
+def _ras_slice(volume, ornt: np.ndarray, centre: tuple[int, int, int], ras_axis: int) -> np.ndarray:
+    """The slice through ``centre`` across RAS axis ``ras_axis``, its two other axes in RAS order and direction.
+
+    Only that slice is read, so ``volume`` may be a nibabel image's ``dataobj``.
+    """
+    axis = int(np.flatnonzero(ornt[:, 0] == ras_axis)[0])
+    index = [slice(None)] * 3
+    index[axis] = slice(centre[axis], centre[axis] + 1)
+    thin = np.asarray(volume[tuple(index)])
+    return np.squeeze(nib.orientations.apply_orientation(thin, ornt), axis=ras_axis)
+
+
+def _displayed(ras: np.ndarray) -> np.ndarray:
+    """A RAS slice (a, b) as seen by a reader: b (anterior / superior) upwards, a (right / anterior) leftwards."""
+    return ras[::-1, ::-1].T
+
+
+def _resized(picture: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(picture).resize(size, resample=resample))
+
+
+def _panel(
+    ct,
+    prediction: np.ndarray,
+    label: np.ndarray | None,
+    ornt: np.ndarray,
+    centre: tuple[int, int, int],
+    ras_axis: int,
+    ras_extent: np.ndarray,
+    pixel_mm: float,
+    window: Sequence[float],
+) -> np.ndarray:
+    """One RGB panel: the CT slice in the HU window, square pixels of ``pixel_mm``, outlines drawn.
+
+    ``ras_extent`` is the volume's size in mm along the RAS axes.
+    """
+    from PIL import Image
+
+    across = [a for a in range(3) if a != ras_axis]  # the displayed panel's columns, then rows
+    size = tuple(max(1, round(float(ras_extent[a]) / pixel_mm)) for a in across)
+    low, high = float(window[0]), float(window[1])
+    hu = _displayed(_ras_slice(ct, ornt, centre, ras_axis)).astype(np.float32)
+    grey = (np.clip((hu - low) / (high - low), 0.0, 1.0) * 255).round().astype(np.uint8)
+    picture = np.repeat(_resized(grey, size, Image.BILINEAR)[..., None], 3, axis=-1)
+
+    def _map(volume: np.ndarray) -> np.ndarray:
+        values = np.clip(_displayed(_ras_slice(volume, ornt, centre, ras_axis)), 0, 255).astype(np.uint8)
+        return _resized(values, size, Image.NEAREST)
+
+    predicted = _map(prediction)
+    labelled = None if label is None else _map(label)
+    picture = outline_overlay(picture, predicted > 0, None if labelled is None else labelled > 0)
+    return outline_overlay(picture, predicted == _TUMOUR, None if labelled is None else labelled == _TUMOUR)
+
+
+def ortho_views(
+    ct,
+    affine,
+    prediction,
+    label=None,
+    window: Sequence[float] = (-200, 250),
+) -> np.ndarray:
+    """Axial, coronal and sagittal panels side by side (H, W, 3) uint8, through the centre of the predicted liver.
+
+    Args:
+        ct: the CT in Hounsfield units, (X, Y, Z) (or (1, X, Y, Z)); anything sliced like an array, e.g. a nibabel
+            image's ``dataobj``, of which only the three slices are read.
+        affine: the CT's voxel-to-world (RAS) affine, 4x4: gives the orientation and the voxel spacing.
+        prediction, label: label maps (0 background, 1 liver, 2 tumour) on the CT's grid, (1, X, Y, Z) or (X, Y, Z);
+            outlined in red (prediction) and green (label) where ``> 0`` and, again, where ``== 2``.
+        window: the HU range shown from black to white.
+
+    The panels cross at the centroid of ``prediction > 0`` (of the label's when nothing is predicted, the volume's
+    centre when both are empty). Each is shown as a reader expects (RAS axes from the affine): axial with anterior at
+    the top and the patient's right on the left (radiological convention), coronal with superior at the top and the
+    patient's right on the left, sagittal with superior at the top and anterior on the left. Pixels are square, of
+    the finest voxel spacing (CT bilinear, outlines nearest); the panels are top-aligned, 4 grey columns apart.
+
+    Raises:
+        ValueError: the CT, prediction and label are not on one (X, Y, Z) grid.
+    """
+    prediction = _label_map(prediction, "prediction")
+    label = None if label is None else _label_map(label, "label")
+    if isinstance(ct, torch.Tensor) or not hasattr(ct, "shape"):
+        ct = as_numpy(ct)
+    if isinstance(ct, np.ndarray) and ct.ndim == 4 and ct.shape[0] == 1:
+        ct = ct[0]
+    if tuple(ct.shape) != prediction.shape or (label is not None and label.shape != prediction.shape):
+        shapes = f"CT {tuple(ct.shape)}, prediction {prediction.shape}" + (
+            "" if label is None else f", label {label.shape}"
+        )
+        raise ValueError(f"the arrays are not on one grid: {shapes}.")
+    affine = as_numpy(affine).astype(np.float64)
+    ornt = nib.orientations.io_orientation(affine)
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    ras_extent = np.empty(3)
+    ras_extent[ornt[:, 0].astype(int)] = spacing * np.asarray(prediction.shape)
+    centre = _centre([prediction, label], prediction.shape)
+    panels = [
+        _panel(ct, prediction, label, ornt, centre, a, ras_extent, float(spacing.min()), window) for a in (2, 1, 0)
+    ]
+    height = max(p.shape[0] for p in panels)
+    gap = np.full((height, _GAP, 3), _GAP_GREY, np.uint8)
+    columns = []
+    for k, panel in enumerate(panels):
+        if k:
+            columns.append(gap)
+        columns.append(np.pad(panel, ((0, height - panel.shape[0]), (0, 0), (0, 0))))
+    return np.concatenate(columns, axis=1)
+
+
+class OrthoViewsWriter:
+    """For every predicted CT volume, write ``output_dir/<case>_<postfix>.png``: :func:`ortho_views` of the CT.
+
+    Reads from the decollated ``engine.state.output`` and ``engine.state.batch``: ``pred_key``, the label map on the
+    original CT's grid (inverted, e.g. by ``Invertd``); ``label_key`` (optional, same grid) drawn in green. The CT is
+    read again from the file in the prediction's ``meta["filename_or_obj"]`` (else the ``image_key`` item's, or that
+    item itself when it is a path), with its affine, since the item's image may have been cropped or resampled;
+    ``<case>`` is that file's name without ``.nii.gz``. Each file is written through a temporary name.
+    """
+
+    def __init__(
+        self,
+        output_dir: str | os.PathLike,
+        pred_key: str = "pred",
+        label_key: str = "label",
+        image_key: str = "image",
+        postfix: str = "views",
+        window: Sequence[float] = (-200, 250),
+    ) -> None:
+        self.output_dir = Path(output_dir)
+        self.pred_key, self.label_key, self.image_key = pred_key, label_key, image_key
+        self.postfix = postfix
+        self.window = (float(window[0]), float(window[1]))
+
+    def attach(self, engine) -> None:
+        from ignite.engine import Events
+
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self)
+
+    def __call__(self, engine) -> None:
+        for batch_item, output_item in decollated_pairs(engine, type(self).__name__):
+            self.write(merged_item(batch_item, output_item))
+
+    def _source(self, item: dict) -> Path:
+        for value in (item[self.pred_key], item.get(self.image_key)):
+            source = getattr(value, "meta", {}).get("filename_or_obj")
+            if source:
+                return Path(str(source))
+        image = item.get(self.image_key)
+        if isinstance(image, (str, os.PathLike)):
+            return Path(image)
+        raise ValueError(
+            f"OrthoViewsWriter: no CT file found: neither {self.pred_key!r} nor {self.image_key!r} has "
+            "meta['filename_or_obj']."
+        )
+
+    def write(self, item: dict) -> Path:
+        """Write one volume's picture; returns its path.
+
+        Raises:
+            ValueError: no CT file is named, or the CT's shape differs from the prediction's; the message names it.
+        """
+        from PIL import Image
+
+        source = self._source(item)
+        prediction = _label_map(item[self.pred_key], "prediction")
+        ct = nib.load(str(source))
+        if tuple(ct.shape) != prediction.shape:
+            raise ValueError(
+                f"{source}: CT {tuple(ct.shape)} differs from the prediction {prediction.shape}; the prediction "
+                "must be on the original CT's grid (inverted)."
+            )
+        try:
+            views = ortho_views(ct.dataobj, ct.affine, prediction, item.get(self.label_key), self.window)
+        except ValueError as error:
+            raise ValueError(f"{source}: {error}") from error
+        path = self.output_dir / f"{nifti_case_name(source)}_{self.postfix}.png"
+        return atomic_save_picture(Image.fromarray(views), path, format="PNG")

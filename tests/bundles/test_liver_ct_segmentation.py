@@ -1,0 +1,246 @@
+"""The two liver bundles and the coarse -> fine cascade end to end through ``python -m monai.bundle``, on tiny
+synthetic volumes in the Task03_Liver layout."""
+
+import json
+import shutil
+from functools import partial
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
+from bundle_common.export import load_network, torchscript_max_abs_diff
+from tests.conftest import read_csv_rows, shared_dataset
+
+COARSE = REPO_ROOT / "bundles" / "liver_ct_coarse_segmentation"
+FINE = REPO_ROOT / "bundles" / "liver_ct_fine_segmentation"
+coarse_run = partial(run_workflow, COARSE)
+fine_run = partial(run_workflow, FINE)
+N_CASES = 4
+SMALL = {"roi_size": [32, 32, 32], "sw_batch_size": 2}  # windows for tiny volumes
+SMALL_COARSE = {**SMALL, "coarse#roi_size": [32, 32, 32]}
+
+
+@pytest.fixture(scope="module")
+def synthetic_liver(tmp_path_factory):
+    """4 CTs of 64 x 64 x 40 voxels at 1.5 x 1.5 x 4 mm, LPS-oriented, with liver and (mostly) tumours."""
+    from bundle_common.data.synthetic_liver import write_synthetic_liver
+
+    folder = tmp_path_factory.mktemp("synthetic_liver") / "Task03_Liver"
+    cases = write_synthetic_liver(folder, n_cases=N_CASES, seed=0)
+    return folder, cases
+
+
+@pytest.fixture(scope="module")
+def coarse_trained(synthetic_liver, tmp_path_factory):
+    work = tmp_path_factory.mktemp("coarse_train")
+    result = coarse_run(
+        "train",
+        dataset_dir=synthetic_liver[0],
+        epochs=2,
+        val_interval=1,
+        num_workers=0,
+        ckpt_dir=work / "ckpt",
+        output_dir=work / "logs",
+        progress_bar=False,
+        **SMALL,
+    )
+    return work / "ckpt" / "model.pt", result
+
+
+@pytest.fixture(scope="module")
+def fine_trained(synthetic_liver, tmp_path_factory):
+    work = tmp_path_factory.mktemp("fine_train")
+    result = fine_run(
+        "train",
+        dataset_dir=synthetic_liver[0],
+        epochs=2,
+        val_interval=1,
+        num_workers=0,
+        patch_size=[32, 32, 32],
+        ckpt_dir=work / "ckpt",
+        output_dir=work / "logs",
+        progress_bar=False,
+        **SMALL,
+    )
+    return work / "ckpt" / "model.pt", result
+
+
+def test_both_stages_train_and_keep_their_best_checkpoint(coarse_trained, fine_trained):
+    for (ckpt, result), metric in ((coarse_trained, "val_liver_dice"), (fine_trained, "val_mean_dice")):
+        assert sorted(p.name for p in ckpt.parent.iterdir()) == ["model.pt"]
+        assert f"Epoch[2] Metrics -- {metric}" in result.stdout + result.stderr
+
+
+def test_coarse_evaluate_scores_in_the_original_space(coarse_trained, synthetic_liver, tmp_path):
+    folder, cases = synthetic_liver
+    coarse_run(
+        "evaluate", dataset_dir=folder, output_dir=tmp_path, eval_split="all", ckpt_path=coarse_trained[0], **SMALL
+    )
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics) == {"liver_dice", "n_cases"} and metrics["n_cases"] == N_CASES
+    rows = read_csv_rows(tmp_path / "per_case.csv")
+    assert [r["case"] for r in rows] == cases
+    assert metrics["liver_dice"] == pytest.approx(np.mean([float(r["liver_dice"]) for r in rows]))
+    for row, case in zip(rows, cases):  # label voxels counted on the original label, not a resampled one
+        label = np.asanyarray(nib.load(folder / "labelsTr" / f"{case}.nii.gz").dataobj)
+        assert int(row["liver_label_voxels"]) == int(np.count_nonzero(label))
+
+
+def _assert_same_grid(written, source):
+    out, ref = nib.load(written), nib.load(source)
+    assert out.shape == ref.shape
+    np.testing.assert_allclose(out.affine, ref.affine, atol=1e-4)
+    assert out.get_data_dtype() == np.uint8
+    return np.asanyarray(out.dataobj)
+
+
+def test_coarse_inference_writes_masks_in_the_input_grid(coarse_trained, synthetic_liver, tmp_path):
+    folder, cases = synthetic_liver
+    coarse_run("inference", input_dir=folder, output_dir=tmp_path, ckpt_path=coarse_trained[0], **SMALL)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{c}_liver.nii.gz" for c in cases] + [f"{c}_views.png" for c in cases]
+    )
+    mask = _assert_same_grid(tmp_path / f"{cases[0]}_liver.nii.gz", folder / "imagesTr" / f"{cases[0]}.nii.gz")
+    assert set(np.unique(mask)) <= {0, 1}
+    assert Image.open(tmp_path / f"{cases[0]}_views.png").mode == "RGB"
+
+
+def test_cascade_evaluate_scores_liver_and_tumour(coarse_trained, fine_trained, synthetic_liver, tmp_path):
+    folder, cases = synthetic_liver
+    fine_run(
+        "evaluate",
+        dataset_dir=folder,
+        output_dir=tmp_path,
+        eval_split="all",
+        ckpt_path=fine_trained[0],
+        coarse_ckpt_path=coarse_trained[0],
+        **SMALL_COARSE,
+    )
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics) == {"liver_dice", "tumor_dice", "tumor_dice_global", "n_cases"}
+    assert metrics["n_cases"] == N_CASES
+    rows = read_csv_rows(tmp_path / "per_case.csv")
+    assert [r["case"] for r in rows] == cases
+    assert metrics["tumor_dice"] == pytest.approx(np.mean([float(r["tumor_dice"]) for r in rows]))
+    for row, case in zip(rows, cases):
+        label = np.asanyarray(nib.load(folder / "labelsTr" / f"{case}.nii.gz").dataobj)
+        assert int(row["tumor_label_voxels"]) == int(np.count_nonzero(label == 2))
+
+
+def test_cascade_evaluate_default_split_and_bad_label(coarse_trained, fine_trained, synthetic_liver, tmp_path):
+    folder, cases = synthetic_liver
+    options = {"ckpt_path": fine_trained[0], "coarse_ckpt_path": coarse_trained[0], **SMALL_COARSE}
+    fine_run("evaluate", dataset_dir=folder, output_dir=tmp_path / "val", **options)
+    assert json.loads((tmp_path / "val" / "metrics.json").read_text())["n_cases"] == 1  # 20 % of 4 volumes
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    label_file = broken / "labelsTr" / f"{cases[1]}.nii.gz"
+    label = nib.load(label_file)
+    data = np.asanyarray(label.dataobj).copy()
+    data[0, 0, 0] = 3
+    nib.save(nib.Nifti1Image(data, label.affine, label.header), label_file)
+    result = fine_run(
+        "evaluate", dataset_dir=broken, output_dir=tmp_path / "out", eval_split="all", check=False, **options
+    )
+    assert result.returncode != 0
+    assert f"{cases[1]}.nii.gz" in result.stderr and "3" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cascade_inference_pastes_labels_into_the_input_grid(coarse_trained, fine_trained, synthetic_liver, tmp_path):
+    folder, cases = synthetic_liver
+    plain = tmp_path / "in"
+    plain.mkdir()
+    for case in cases[:2]:  # a plain folder of CTs, no labels
+        shutil.copy(folder / "imagesTr" / f"{case}.nii.gz", plain / f"{case}.nii.gz")
+    fine_run(
+        "inference",
+        input_dir=plain,
+        output_dir=tmp_path / "out",
+        ckpt_path=fine_trained[0],
+        coarse_ckpt_path=coarse_trained[0],
+        **SMALL_COARSE,
+    )
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        [f"{c}_seg.nii.gz" for c in cases[:2]] + [f"{c}_views.png" for c in cases[:2]]
+    )
+    seg = _assert_same_grid(tmp_path / "out" / f"{cases[0]}_seg.nii.gz", plain / f"{cases[0]}.nii.gz")
+    assert set(np.unique(seg)) <= {0, 1, 2}
+
+
+@pytest.mark.parametrize("bundle", [COARSE, FINE], ids=["coarse", "fine"])
+def test_torchscript_export_round_trips(bundle, tmp_path):
+    configs, weights, ts_file = bundle / "configs", bundle / "models" / "model.pt", tmp_path / "model.ts"
+    run_bundle(
+        "ckpt_export",
+        "network_def",
+        filepath=ts_file,
+        ckpt_file=weights,
+        meta_file=configs / "metadata.json",
+        config_file=configs / "inference.yaml",
+        bundle_root=bundle,
+    )
+    inputs = torch.rand(1, 1, 96, 96, 96, generator=torch.Generator().manual_seed(0))  # a real sliding window
+    assert torchscript_max_abs_diff(configs / "inference.yaml", weights, ts_file, inputs) <= 1e-4
+
+
+def _configs(bundle):
+    return {
+        n: yaml.safe_load((bundle / "configs" / f"{n}.yaml").read_text()) for n in ("train", "evaluate", "inference")
+    }
+
+
+def _after_loading(config):
+    """The preprocessing transforms of a config after reading the file and putting its channel first."""
+    loading = ("LoadImaged", "EnsureChannelFirstd")
+    return [t for t in config["preprocessing"]["transforms"] if t["_target_"] not in loading]
+
+
+def test_each_bundle_keeps_one_view_of_a_ct():
+    coarse, fine = _configs(COARSE), _configs(FINE)
+    for configs in (coarse, fine):
+        for key in ("network_def", "pixdim", "hu_window", "roi_size", "sw_batch_size", "device", "amp"):
+            assert configs["train"][key] == configs["evaluate"][key] == configs["inference"][key], key
+    assert _after_loading(coarse["evaluate"]) == _after_loading(coarse["inference"])
+    assert coarse["train"]["validate"]["inferer"] == coarse["evaluate"]["inferer"] == coarse["inference"]["inferer"]
+    assert fine["train"]["validate"]["inferer"] == fine["evaluate"]["inferer"] == fine["inference"]["inferer"]
+    assert fine["train"]["roi_margin_mm"] == fine["evaluate"]["roi_margin_mm"] == fine["inference"]["roi_margin_mm"]
+    for key in ("coarse", "preprocessing", "largest_component"):
+        assert fine["evaluate"][key] == fine["inference"][key], key
+
+
+def test_the_cascade_runs_the_coarse_bundle_as_it_is():
+    coarse, fine = _configs(COARSE)["inference"], _configs(FINE)["inference"]
+    assert fine["coarse"]["network_def"] == coarse["network_def"]
+    assert fine["coarse"]["pixdim"] == coarse["pixdim"] and fine["coarse"]["roi_size"] == coarse["roi_size"]
+    cascade = fine["coarse"]["preprocessing"]["transforms"]
+    assert [{**t, "pixdim": None} for t in cascade] == [{**t, "pixdim": None} for t in _after_loading(coarse)]
+    inferer = {k: v for k, v in coarse["inferer"].items() if k != "roi_size"}
+    assert {k: v for k, v in fine["coarse"]["inferer"].items() if k != "roi_size"} == inferer
+    assert "'/../liver_ct_coarse_segmentation/models/model.pt'" in fine["coarse_ckpt_path"]
+
+
+@pytest.mark.parametrize("bundle,channels", [(COARSE, 2), (FINE, 3)], ids=["coarse", "fine"])
+def test_shipped_weights_size_and_shape(bundle, channels):
+    weights = bundle / "models" / "model.pt"
+    assert weights.stat().st_size < 25 * 2**20
+    network = load_network(bundle / "configs" / "inference.yaml", weights)
+    with torch.no_grad():
+        assert network(torch.zeros(1, 1, 64, 64, 64)).shape == (1, channels, 64, 64, 64)
+
+
+@pytest.mark.parametrize("bundle", [COARSE, FINE], ids=["coarse", "fine-cascade"])
+def test_shipped_figures_reproduce_on_the_shared_volumes(bundle, tmp_path):
+    """metadata.json's eval_metrics are what the shipped evaluate command prints for the shipped weights."""
+    dataset = shared_dataset("liver/Task03_Liver")
+    run_workflow(bundle, "evaluate", dataset_dir=dataset, output_dir=tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    published = json.loads((bundle / "configs" / "metadata.json").read_text())["eval_metrics"]
+    assert published.keys() <= metrics.keys()
+    for name, value in published.items():
+        assert metrics[name] == pytest.approx(value, abs=1e-4), name
