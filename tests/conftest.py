@@ -58,3 +58,27 @@ def tiny_mnist_dir(tmp_path_factory) -> Path:
 @pytest.fixture()
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+def assert_shipped_figures_reproduce(bundle: str, data: str, output_dir: Path, **options) -> None:
+    """Run the evaluate command that ``bundles/<bundle>/docs/README.md`` shows (``--dataset_dir
+    ../shared/data/<data>`` with ``options``) and check that metadata.json's ``eval_metrics`` are what it prints
+    (within 1e-4) and that each figure appears in the README; skip when the shared data is absent."""
+    import json
+
+    from bundle_common.bundle_cli import bundle_args, run_workflow
+
+    root = f"bundles/{bundle}"
+    words = bundle_args(
+        "run", config_file=f"{root}/configs/evaluate.yaml", bundle_root=root, dataset_dir=f"../shared/data/{data}"
+    )
+    readme = (REPO_ROOT / root / "docs" / "README.md").read_text()
+    command = " ".join(["python -m monai.bundle", *words, *bundle_args(**options), "--output_dir"])
+    assert command in " ".join(readme.replace("\\\n", " ").split())  # the command README shows, with its options
+    run_workflow(REPO_ROOT / root, "evaluate", dataset_dir=shared_dataset(data), output_dir=output_dir, **options)
+    metrics = json.loads((output_dir / "metrics.json").read_text())
+    published = json.loads((REPO_ROOT / root / "configs" / "metadata.json").read_text())["eval_metrics"]
+    assert published.keys() <= metrics.keys()
+    for name, value in published.items():
+        assert metrics[name] == pytest.approx(value, abs=1e-4), name
+        assert f"{value:.4f}" in readme, name

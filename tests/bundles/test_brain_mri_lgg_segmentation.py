@@ -11,9 +11,9 @@ import yaml
 from monai.bundle import ConfigParser
 from PIL import Image
 
-from bundle_common.bundle_cli import REPO_ROOT, bundle_args, run_bundle, run_workflow
+from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
 from bundle_common.export import load_network, torchscript_max_abs_diff
-from tests.conftest import read_csv_rows, shared_dataset
+from tests.conftest import assert_shipped_figures_reproduce, read_csv_rows
 
 BUNDLE = REPO_ROOT / "bundles" / "brain_mri_lgg_segmentation"
 CONFIGS = BUNDLE / "configs"
@@ -171,21 +171,4 @@ def test_shipped_figures_reproduce_on_the_shared_data(tmp_path):
     """metadata.json's eval_metrics, and the same figures in docs/README.md, are what the evaluate command
     shown there prints for the shipped weights, on the default validation split (6 of the 31 shared patients),
     with the defaults: flip averaging and the largest component on."""
-    options = {}
-    bundle = "bundles/brain_mri_lgg_segmentation"
-    words = bundle_args(
-        "run",
-        config_file=f"{bundle}/configs/evaluate.yaml",
-        bundle_root=bundle,
-        dataset_dir="../shared/data/lgg/kaggle_3m",
-    )
-    readme = (BUNDLE / "docs" / "README.md").read_text()
-    command = " ".join(["python -m monai.bundle", *words, *bundle_args(**options), "--output_dir"])
-    assert command in " ".join(readme.replace("\\\n", " ").split())  # the command README shows, with its options
-    run_workflow(BUNDLE, "evaluate", dataset_dir=shared_dataset("lgg/kaggle_3m"), output_dir=tmp_path, **options)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    published = json.loads((CONFIGS / "metadata.json").read_text())["eval_metrics"]
-    assert published.keys() <= metrics.keys()
-    for name, value in published.items():
-        assert metrics[name] == pytest.approx(value, abs=1e-4), name
-        assert f"{value:.4f}" in readme, name
+    assert_shipped_figures_reproduce("brain_mri_lgg_segmentation", "lgg/kaggle_3m", tmp_path)

@@ -9,9 +9,9 @@ import torch
 import yaml
 from PIL import Image
 
-from bundle_common.bundle_cli import REPO_ROOT, bundle_args, run_bundle, run_workflow
+from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
 from bundle_common.export import load_network, torchscript_max_abs_diff
-from tests.conftest import read_csv_rows, shared_dataset
+from tests.conftest import assert_shipped_figures_reproduce, read_csv_rows
 
 BUNDLE = REPO_ROOT / "bundles" / "drive_vessel_segmentation"
 CONFIGS = BUNDLE / "configs"
@@ -171,18 +171,4 @@ def test_shipped_figures_reproduce_on_the_shared_data(tmp_path):
     shown there prints for the shipped weights, on the 4 validation pictures (23, 25, 27, 40) held out of the
     shared training folder, flip averaging on (the default); the shared folder has no test/, so ``--eval_split test``
     (the default) cannot run on it."""
-    options = {"eval_split": "validation"}
-    bundle = "bundles/drive_vessel_segmentation"
-    words = bundle_args(
-        "run", config_file=f"{bundle}/configs/evaluate.yaml", bundle_root=bundle, dataset_dir="../shared/data/drive"
-    )
-    readme = (BUNDLE / "docs" / "README.md").read_text()
-    command = " ".join(["python -m monai.bundle", *words, *bundle_args(**options), "--output_dir"])
-    assert command in " ".join(readme.replace("\\\n", " ").split())  # the command README shows, with its options
-    run_workflow(BUNDLE, "evaluate", dataset_dir=shared_dataset("drive"), output_dir=tmp_path, **options)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    published = json.loads((CONFIGS / "metadata.json").read_text())["eval_metrics"]
-    assert published.keys() <= metrics.keys()
-    for name, value in published.items():
-        assert metrics[name] == pytest.approx(value, abs=1e-4), name
-        assert f"{value:.4f}" in readme, name
+    assert_shipped_figures_reproduce("drive_vessel_segmentation", "drive", tmp_path, eval_split="validation")

@@ -9,9 +9,9 @@ import torch
 import yaml
 from PIL import Image
 
-from bundle_common.bundle_cli import REPO_ROOT, bundle_args, run_bundle, run_workflow
+from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
 from bundle_common.export import torchscript_max_abs_diff
-from tests.conftest import read_csv_rows, shared_dataset
+from tests.conftest import assert_shipped_figures_reproduce, read_csv_rows
 
 BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
 CONFIGS = BUNDLE / "configs"
@@ -144,18 +144,4 @@ def test_shipped_figures_reproduce_on_the_shared_data(tmp_path):
     """metadata.json's eval_metrics, and the same figures in docs/README.md, are what the evaluate command
     shown there prints for the shipped weights, on the 6,000-image validation split (fixed seed) of MNIST's
     training files, which the shared folder holds (it has no t10k files)."""
-    options = {"eval_split": "validation"}
-    bundle = "bundles/mnist_classification"
-    words = bundle_args(
-        "run", config_file=f"{bundle}/configs/evaluate.yaml", bundle_root=bundle, dataset_dir="../shared/data/mnist"
-    )
-    readme = (BUNDLE / "docs" / "README.md").read_text()
-    command = " ".join(["python -m monai.bundle", *words, *bundle_args(**options), "--output_dir"])
-    assert command in " ".join(readme.replace("\\\n", " ").split())  # the command README shows, with its options
-    run_workflow(BUNDLE, "evaluate", dataset_dir=shared_dataset("mnist"), output_dir=tmp_path, **options)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    published = json.loads((CONFIGS / "metadata.json").read_text())["eval_metrics"]
-    assert published.keys() <= metrics.keys()
-    for name, value in published.items():
-        assert metrics[name] == pytest.approx(value, abs=1e-4), name
-        assert f"{value:.4f}" in readme, name
+    assert_shipped_figures_reproduce("mnist_classification", "mnist", tmp_path, eval_split="validation")
