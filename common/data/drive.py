@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import BundleInputError
 from .pictures import read_picture
 from .splits import holdout_mask
 
@@ -22,7 +23,7 @@ FOLDERS = ("training", "test")
 PICTURE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".gif", ".bmp")
 
 
-class DriveFormatError(ValueError):
+class DriveFormatError(BundleInputError):
     """A DRIVE file that is missing, unreadable or inconsistent; the message names the file."""
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import BundleInputError
+
 __all__ = ["IdxFormatError", "read_idx", "write_idx", "IDX_UBYTE"]
 
 IDX_UBYTE = 0x08
@@ -17,7 +19,7 @@ _DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class IdxFormatError(ValueError):
+class IdxFormatError(BundleInputError):
     """An IDX file that is not what it claims to be; the message names the file and the problem."""
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import BundleInputError
 from .pictures import read_picture
 from .splits import holdout_mask
 
@@ -23,7 +24,7 @@ SLICE_SIZE = (256, 256)  # height, width of every kaggle_3m slice
 _SLICE = re.compile(r"(?P<patient>.+)_(?P<number>\d+)(?P<mask>_mask)?\.tiff?", re.IGNORECASE)
 
 
-class LGGFormatError(ValueError):
+class LGGFormatError(BundleInputError):
     """An LGG file that is missing, unreadable or inconsistent; the message names the file."""
 
 

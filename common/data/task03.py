@@ -21,6 +21,7 @@ import numpy as np
 from nibabel.filebasedimages import ImageFileError
 from nibabel.spatialimages import HeaderDataError, SpatialImage
 
+from ..errors import BundleInputError
 from .splits import holdout_mask
 
 __all__ = [
@@ -41,7 +42,7 @@ _NUMBERED = re.compile(r"(?P<prefix>.*?)(?P<number>\d+)")
 _READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, ImageFileError, HeaderDataError)
 
 
-class Task03FormatError(ValueError):
+class Task03FormatError(BundleInputError):
     """A Task03 file that is missing, unreadable or inconsistent; the message names the file."""
 
 

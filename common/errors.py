@@ -1,0 +1,70 @@
+"""Input errors: data or settings a bundle cannot use, reported as one line that names the file or setting."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["BundleInputError", "input_error_in", "report_input_errors_briefly", "check_settings"]
+
+
+class BundleInputError(ValueError):
+    """Data or a setting that a bundle cannot use; the message names the file (or the setting) and the problem.
+
+    The readers' own errors (``IdxFormatError``, ``DriveFormatError``, ``LGGFormatError``, ``Task03FormatError``)
+    derive from it.
+    """
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def input_error_in(error: BaseException) -> BaseException | None:
+    """The first :class:`BundleInputError` or ``FileNotFoundError`` in ``error``'s chain of causes (MONAI wraps
+    what a component raises in ``RuntimeError: Failed to instantiate ...``), or None."""
+    for item in _chain(error):
+        if isinstance(item, (BundleInputError, FileNotFoundError)):
+            return item
+    return None
+
+
+def _brief_excepthook(kind, error, tb, fallback=sys.__excepthook__):
+    found = input_error_in(error) if isinstance(error, Exception) else None
+    if found is None:
+        fallback(kind, error, tb)
+        return
+    message = str(found) if isinstance(found, BundleInputError) or not found.filename else None
+    if message is None:  # an OSError from a library: say which file, without its traceback
+        message = f"{found.filename}: {found.strerror or 'not found'}."
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+
+
+def report_input_errors_briefly() -> None:
+    """Make an uncaught input error print ``error: <message>`` on one line instead of a traceback (the process
+    still exits with status 1); any other error keeps its full traceback. Configs call it in ``initialize``."""
+    if getattr(sys.excepthook, "__wrapped__", None) is not _brief_excepthook:
+        previous = sys.excepthook
+
+        def hook(kind, error, tb):
+            _brief_excepthook(kind, error, tb, fallback=previous)
+
+        hook.__wrapped__ = _brief_excepthook
+        sys.excepthook = hook
+
+
+def check_settings(**settings: tuple[Any, type | tuple[type, ...]]) -> None:
+    """Raise :class:`BundleInputError` naming the first setting whose value is not of its expected type(s), e.g.
+    ``check_settings(epochs=(@epochs, int))``; ``bool`` is not accepted where ``int`` or ``float`` is expected."""
+    for name, (value, expected) in settings.items():
+        kinds = expected if isinstance(expected, tuple) else (expected,)
+        wrong = isinstance(value, bool) and bool not in kinds
+        if wrong or not isinstance(value, kinds):
+            wanted = " or ".join(k.__name__ for k in kinds)
+            raise BundleInputError(f"--{name}: expected {wanted}, got {value!r} ({type(value).__name__}).")
