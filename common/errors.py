@@ -6,15 +6,30 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["BundleInputError", "input_error_in", "report_input_errors_briefly", "check_settings"]
+__all__ = [
+    "BundleError",
+    "BundleInputError",
+    "NonFiniteLossError",
+    "input_error_in",
+    "report_input_errors_briefly",
+    "check_settings",
+]
 
 
-class BundleInputError(ValueError):
+class BundleError(Exception):
+    """An error whose message says all a user needs (the file or setting, the problem, what stays valid)."""
+
+
+class BundleInputError(BundleError, ValueError):
     """Data or a setting that a bundle cannot use; the message names the file (or the setting) and the problem.
 
     The readers' own errors (``IdxFormatError``, ``DriveFormatError``, ``LGGFormatError``, ``Task03FormatError``)
     derive from it.
     """
+
+
+class NonFiniteLossError(BundleError, FloatingPointError):
+    """Training produced a NaN or infinite loss; the message says when and which checkpoint is still good."""
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
@@ -26,10 +41,10 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 
 
 def input_error_in(error: BaseException) -> BaseException | None:
-    """The first :class:`BundleInputError` or ``FileNotFoundError`` in ``error``'s chain of causes (MONAI wraps
+    """The first :class:`BundleError` or ``FileNotFoundError`` in ``error``'s chain of causes (MONAI wraps
     what a component raises in ``RuntimeError: Failed to instantiate ...``), or None."""
     for item in _chain(error):
-        if isinstance(item, (BundleInputError, FileNotFoundError)):
+        if isinstance(item, (BundleError, FileNotFoundError)):
             return item
     return None
 
@@ -39,7 +54,7 @@ def _brief_excepthook(kind, error, tb, fallback=sys.__excepthook__):
     if found is None:
         fallback(kind, error, tb)
         return
-    message = str(found) if isinstance(found, BundleInputError) or not found.filename else None
+    message = str(found) if isinstance(found, BundleError) or not found.filename else None
     if message is None:  # an OSError from a library: say which file, without its traceback
         message = f"{found.filename}: {found.strerror or 'not found'}."
     sys.stderr.write(f"error: {message}\n")
@@ -47,8 +62,9 @@ def _brief_excepthook(kind, error, tb, fallback=sys.__excepthook__):
 
 
 def report_input_errors_briefly() -> None:
-    """Make an uncaught input error print ``error: <message>`` on one line instead of a traceback (the process
-    still exits with status 1); any other error keeps its full traceback. Configs call it in ``initialize``."""
+    """Make an uncaught input error (or any :class:`BundleError`, such as a NaN loss) print ``error: <message>`` on
+    one line instead of a traceback (the process still exits with status 1); any other error keeps its full
+    traceback. Configs call it in ``initialize``."""
     if getattr(sys.excepthook, "__wrapped__", None) is not _brief_excepthook:
         previous = sys.excepthook
 

@@ -159,7 +159,7 @@ def test_torchscript_export(bundle, tmp_path):
 
 
 def test_checkpoints_load_weights_only():
-    """Every ``torch.load(...)`` in common/, tools/ and the bundles passes ``weights_only=True``."""
+    """Every ``torch.load(...)`` in common/, tools/ and bundles/ passes ``weights_only=True`` and ``map_location``."""
     files = [*(REPO_ROOT / "common").rglob("*.py"), *(REPO_ROOT / "tools").rglob("*.py")]
     files += [f for f in (REPO_ROOT / "bundles").rglob("*") if f.suffix in {".py", ".yaml", ".yml", ".json"}]
     calls, unsafe = 0, []
@@ -171,10 +171,24 @@ def test_checkpoints_load_weights_only():
                 depth += {"(": 1, ")": -1}.get(text[end], 0)
                 end += 1
             calls += 1
-            if not re.search(r"\bweights_only\s*=\s*True\b", text[match.end() : end]):
+            arguments = text[match.end() : end]
+            if not re.search(r"\bweights_only\s*=\s*True\b", arguments) or "map_location" not in arguments:
                 unsafe.append(f"{file.relative_to(REPO_ROOT)}:{text.count(chr(10), 0, match.start()) + 1}")
     assert calls, "no torch.load call found: the scan is looking in the wrong place"
-    assert not unsafe, f"torch.load without weights_only=True: {unsafe}"
+    assert not unsafe, f"torch.load without weights_only=True or map_location (CUDA checkpoints on a CPU): {unsafe}"
+
+
+def test_checkpoint_loaders_map_onto_the_configured_device():
+    """Every MONAI ``CheckpointLoader`` in the configs has a ``map_location`` (without it, weights saved on a GPU do
+    not load on a CPU-only machine)."""
+    loaders = 0
+    for file in (REPO_ROOT / "bundles").rglob("*.yaml"):
+        blocks = re.split(r"\n(?=\s*- _target_:|\s*\w+:\s*\n\s+_target_:)", file.read_text())
+        for block in blocks:
+            if "_target_: CheckpointLoader" in block:
+                loaders += 1
+                assert re.search(r"map_location: '@device'", block), f"{file.relative_to(REPO_ROOT)}: {block}"
+    assert loaders >= 10  # evaluate and inference of five bundles
 
 
 @torch.no_grad()

@@ -3,13 +3,17 @@
 from .case_table import CaseTableWriter, classification_row
 from .label_dice_report import LabelDiceReport
 from .metrics_json import MetricsJSONWriter
+from .non_finite_loss import StopOnNonFiniteLoss
 from .ortho_views_writer import OrthoViewsWriter, ortho_views
+from .resumable_checkpoint import ResumableCheckpoint
 from .segmentation_png import SegmentationPNGWriter
 from .slice_series_writer import SliceSeriesWriter
 from .vessel_report import FOVVesselReport
 from .volume_dice_report import VolumeDiceReport
 
 __all__ = [
+    "StopOnNonFiniteLoss",
+    "ResumableCheckpoint",
     "CaseTableWriter",
     "FOVVesselReport",
     "LabelDiceReport",

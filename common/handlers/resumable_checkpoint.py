@@ -1,0 +1,198 @@
+"""A training checkpoint that a killed run resumes from exactly: weights, optimizer, schedule, progress, randomness."""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from ignite.engine import Engine, Events
+from monai.handlers import CheckpointSaver
+from monai.transforms import Randomizable
+
+from ..errors import BundleInputError
+from ..io import publish_file
+
+__all__ = ["ResumableCheckpoint", "random_transforms", "random_states", "set_random_states"]
+
+
+def random_transforms(transforms: Any) -> list[Randomizable]:
+    """Every :class:`~monai.transforms.Randomizable` reachable from ``transforms`` (a transform, a ``Compose`` or a
+    list of them, and the random transforms they hold as attributes), in a fixed order."""
+    found: list[Randomizable] = []
+    seen: set[int] = set()
+
+    def visit(item: Any) -> None:
+        if id(item) in seen:
+            return
+        seen.add(id(item))
+        if isinstance(item, (list, tuple)):
+            for child in item:
+                visit(child)
+            return
+        if isinstance(item, Randomizable):
+            found.append(item)
+        if callable(item) and hasattr(item, "__dict__") and not isinstance(item, torch.nn.Module):
+            for value in vars(item).values():
+                if isinstance(value, (Randomizable, list, tuple)) or hasattr(value, "transforms"):
+                    visit(value)
+
+    visit(transforms)
+    return found
+
+
+def _numpy_state(state: tuple) -> tuple:
+    """A NumPy ``RandomState`` state with its key array as a tensor, which a ``weights_only=True`` load accepts."""
+    name, keys, *rest = state
+    return (name, torch.from_numpy(np.asarray(keys, dtype=np.int64)), *rest)
+
+
+def _numpy_state_back(state: tuple) -> tuple:
+    name, keys, *rest = state
+    return (name, keys.numpy().astype(np.uint32), *rest)
+
+
+def random_states(transforms: Any = None) -> dict:
+    """The global random states of torch, NumPy and Python, and that of each random transform in ``transforms``."""
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": _numpy_state(np.random.get_state()),
+        "python": random.getstate(),
+        "transforms": [_numpy_state(t.R.get_state()) for t in random_transforms(transforms)],
+    }
+
+
+def set_random_states(states: Mapping, transforms: Any = None) -> None:
+    """Restore what :func:`random_states` returned (for the same ``transforms``)."""
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(_numpy_state_back(states["numpy"]))
+    random.setstate(states["python"])
+    found = random_transforms(transforms)
+    if len(found) != len(states["transforms"]):
+        raise ValueError(f"the checkpoint holds {len(states['transforms'])} random transform states, not {len(found)}.")
+    for transform, state in zip(found, states["transforms"]):
+        transform.R.set_state(_numpy_state_back(state))
+
+
+def _rank_and_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _unwrap(obj: Any) -> Any:
+    return obj.module if isinstance(obj, (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)) else obj
+
+
+class ResumableCheckpoint:
+    """Write ``path`` every ``interval`` epochs (and when training completes), atomically (a temporary file renamed
+    into place, so a kill at any moment leaves the previous checkpoint whole), holding what training needs to go
+    on exactly where it was:
+
+    - the ``state_dict`` of each object in ``save_dict`` (networks unwrapped from DDP; optimizers, LR schedulers);
+      an ignite ``Engine`` there (the validator) keeps its ``best_metric`` / ``best_metric_epoch``; a MONAI
+      ``CheckpointSaver`` of the best weights keeps its best-so-far score, so a worse epoch after a resume does not
+      overwrite them;
+    - the trainer's epoch and iteration, and its AMP grad scaler when it has one;
+    - the random states of torch, NumPy, Python and of every random transform in ``transforms``, per rank.
+
+    With ``resume=True`` it loads ``path`` when the trainer starts, and training goes on from the epoch after the
+    saved one up to the configured ``max_epochs``. Only rank 0 writes; every rank loads.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        save_dict: Mapping[str, Any],
+        transforms: Any = None,
+        resume: bool = False,
+        interval: int = 1,
+        map_location: Any = "cpu",
+    ) -> None:
+        self.path = Path(path)
+        self.save_dict = dict(save_dict)
+        self.transforms = transforms
+        self.resume = resume
+        self.interval = interval
+        self.map_location = map_location
+
+    def attach(self, engine: Engine) -> None:
+        if self.resume:
+            engine.add_event_handler(Events.STARTED, self.load)
+        engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.interval), self.save)
+        engine.add_event_handler(Events.COMPLETED, self.save)
+
+    def _objects(self) -> Iterator[tuple[str, Any]]:
+        yield from self.save_dict.items()
+
+    @staticmethod
+    def _state_of(obj: Any) -> Any:
+        if isinstance(obj, Engine):
+            return {"best_metric": obj.state.best_metric, "best_metric_epoch": obj.state.best_metric_epoch}
+        if isinstance(obj, CheckpointSaver):
+            tracker = obj._key_metric_checkpoint  # the best-so-far list MONAI's saver restores with load_state_dict
+            return tracker.state_dict() if tracker is not None else None
+        return _unwrap(obj).state_dict()
+
+    @staticmethod
+    def _restore(obj: Any, state: Any) -> None:
+        if isinstance(obj, Engine):
+            obj.state.best_metric = state["best_metric"]
+            obj.state.best_metric_epoch = state["best_metric_epoch"]
+        elif isinstance(obj, CheckpointSaver):
+            if state is not None:
+                obj.load_state_dict(state)
+        else:
+            _unwrap(obj).load_state_dict(state)
+
+    def save(self, engine: Engine) -> None:
+        rank, world = _rank_and_world()
+        local = random_states(self.transforms)
+        states: list = [local]
+        if world > 1:  # every rank takes part; rank 0 writes them all
+            states = [None] * world
+            dist.all_gather_object(states, local)
+        if rank != 0:
+            return
+        checkpoint = {name: self._state_of(obj) for name, obj in self._objects()}
+        checkpoint["trainer"] = {"epoch": engine.state.epoch, "iteration": engine.state.iteration}
+        scaler = getattr(engine, "scaler", None)
+        if scaler is not None:
+            checkpoint["scaler"] = scaler.state_dict()
+        checkpoint["random_states"] = states
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                torch.save(checkpoint, stream)
+                stream.flush()
+                os.fsync(stream.fileno())
+            publish_file(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load(self, engine: Engine) -> None:
+        if not self.path.is_file():
+            raise BundleInputError(f"{self.path}: no checkpoint to resume from (train without --resume first).")
+        checkpoint = torch.load(self.path, map_location=self.map_location, weights_only=True)
+        missing = [name for name in self.save_dict if name not in checkpoint]
+        if missing:
+            raise BundleInputError(f"{self.path}: not a checkpoint of this training (no {', '.join(missing)}).")
+        for name, obj in self._objects():
+            self._restore(obj, checkpoint[name])
+        engine.state.epoch = checkpoint["trainer"]["epoch"]
+        engine.state.iteration = checkpoint["trainer"]["iteration"]
+        scaler = getattr(engine, "scaler", None)
+        if scaler is not None and "scaler" in checkpoint:
+            scaler.load_state_dict(checkpoint["scaler"])
+        rank, _ = _rank_and_world()
+        states = checkpoint["random_states"]
+        set_random_states(states[rank % len(states)], self.transforms)
+        engine.logger.info(f"resumed from {self.path} after epoch {engine.state.epoch}")
