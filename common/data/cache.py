@@ -100,13 +100,13 @@ class MemoryCheckedCacheDataset(CacheDataset):
         available = self.available_bytes if self.available_bytes is not None else available_memory_bytes()
         allowed = self.memory_fraction * available
         if needed > allowed:
-            fits = self.set_rate * allowed / needed
+            fits = np.floor(100 * self.set_rate * allowed / needed) / 100
             ranks = f" x {processes} processes" if processes > 1 else ""
             raise BundleInputError(
-                f"cache_rate {self.set_rate:g}: caching {len(indices)} items{ranks} needs about {needed / 2**30:.2f} GiB "
-                f"({per_item / 2**20:.1f} MiB an item, measured on {len(loaded)}) but {available / 2**30:.2f} GiB "
-                f"is available ({self.memory_fraction:.0%} may go to the cache): lower cache_rate to {fits:.2f} or "
-                f"less (e.g. --cache_rate {np.floor(fits * 100) / 100:.2f})."
+                f"cache_rate {self.set_rate:g}: caching {len(indices)} items{ranks} needs about "
+                f"{needed / 2**30:.2f} GiB ({per_item / 2**20:.1f} MiB an item, measured on {len(loaded)}) but "
+                f"{available / 2**30:.2f} GiB is available ({self.memory_fraction:.0%} may go to the cache): lower "
+                f"cache_rate to {fits:.2f} or less (e.g. --cache_rate {fits:.2f})."
             )
         rest = iter(super()._fill_cache([i for i in indices if i not in loaded]))
         return [loaded[i] if i in loaded else next(rest) for i in indices]
