@@ -70,7 +70,7 @@ def find_drive_cases(dataset_dir: str | os.PathLike, folder: str) -> list[dict]:
 
 
 def _load_case(paths: dict) -> dict:
-    rgb = read_picture(paths["image"], "RGB")
+    rgb = read_picture(paths["image"], "RGB", channels=3)
     shape = rgb.shape[:2]
     return {
         "image": np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32) / 255.0,
@@ -103,7 +103,7 @@ def drive_datalist(dataset_dir: str | os.PathLike, split: str, val_fraction: flo
             raise FileNotFoundError(f"{dataset_dir}: neither training/images nor test/images found (DRIVE layout).")
         cases = [c for f in present for c in find_drive_cases(dataset_dir, f)]
     else:
-        raise ValueError(f"unknown DRIVE split {split!r}; choose from 'train', 'validation', 'test', 'all'.")
+        raise BundleInputError(f"unknown DRIVE split {split!r}; choose from 'train', 'validation', 'test', 'all'.")
     return [_load_case(c) for c in cases]
 
 
@@ -125,7 +125,8 @@ def _sibling(image: Path, folder: str, pattern: str) -> Path | None:
 
 
 def fundus_datalist(input_dir: str | os.PathLike) -> list[dict]:
-    """Items for inference on every picture in ``input_dir`` (TIFF, PNG, JPEG, GIF, BMP), sorted by name.
+    """Items for inference on every colour picture in ``input_dir`` (TIFF, PNG, JPEG, GIF, BMP; a grey one is refused),
+    sorted by name.
 
     ``mask`` is the DRIVE FOV mask beside the image (``../mask/NN_<split>_mask.gif``) when there is one, otherwise
     :func:`estimate_fov`; ``label`` is added when ``../1st_manual/NN_manual1.gif`` exists (for the overlay).
@@ -135,7 +136,7 @@ def fundus_datalist(input_dir: str | os.PathLike) -> list[dict]:
         raise FileNotFoundError(f"{input_dir}: input folder does not exist.")
     items = []
     for path in sorted(p for p in input_dir.iterdir() if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES):
-        rgb = np.ascontiguousarray(read_picture(path, "RGB").transpose(2, 0, 1), dtype=np.float32) / 255.0
+        rgb = np.ascontiguousarray(read_picture(path, "RGB", channels=3).transpose(2, 0, 1), dtype=np.float32) / 255.0
         shape = rgb.shape[1:]
         mask_path = _sibling(path, "mask", "{number}_{split}_mask.gif")
         item = {"image": rgb, "case": path.stem, "file": str(path)}

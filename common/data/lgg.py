@@ -93,7 +93,7 @@ def load_lgg_patient(patient: dict, size: tuple[int, int] | None = SLICE_SIZE) -
     slices, labels = [], []
     for image_path in patient["images"]:
         try:
-            rgb = read_picture(image_path, "RGB")
+            rgb = read_picture(image_path, "RGB", channels=3)  # pre-contrast, FLAIR, post-contrast
         except ValueError as e:
             raise LGGFormatError(str(e)) from e
         expected = size or (slices[0].shape[:2] if slices else rgb.shape[:2])
@@ -126,7 +126,7 @@ def lgg_datalist(dataset_dir: str | os.PathLike, split: str, val_fraction: float
         held_out = holdout_mask([p["patient"] for p in patients], val_fraction, seed)
         patients = [p for p, v in zip(patients, held_out) if v == (split == "validation")]
     elif split != "all":
-        raise ValueError(f"unknown LGG split {split!r}; choose from 'train', 'validation', 'all'.")
+        raise BundleInputError(f"unknown LGG split {split!r}; choose from 'train', 'validation', 'all'.")
     return [load_lgg_patient(p) for p in patients]
 
 

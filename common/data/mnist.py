@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import BundleInputError
 from .idx import IdxFormatError, read_idx
 from .pictures import read_picture
 from .splits import holdout_mask
@@ -104,7 +105,7 @@ def mnist_datalist(dataset_dir: str | os.PathLike, split: str, val_fraction: flo
                 images, labels, source = load_mnist_split(dataset_dir, name)
                 items += _items(images, labels, source, np.arange(len(labels)))
         return items
-    raise ValueError(f"unknown MNIST split {split!r}; choose from 'train', 'validation', 'test', 'all'.")
+    raise BundleInputError(f"unknown MNIST split {split!r}; choose from 'train', 'validation', 'test', 'all'.")
 
 
 def _read_digit_picture(path: Path) -> np.ndarray:

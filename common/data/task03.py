@@ -10,6 +10,7 @@ without ``.nii.gz`` (e.g. ``"liver_7"``), sorted by the case number (``liver_2``
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from .splits import holdout_mask
 __all__ = [
     "Task03FormatError",
     "find_task03_cases",
+    "check_ct_volume",
     "check_task03_case",
     "liver_datalist",
     "ct_datalist",
@@ -137,6 +139,45 @@ def _load(path: Path) -> SpatialImage:
         raise Task03FormatError(f"{path}: unreadable NIfTI file ({type(e).__name__}: {e}).") from e
 
 
+def _check_voxel_bytes(path: Path, volume: SpatialImage) -> None:
+    """Raise when ``path`` holds fewer voxel bytes than its header declares. Cheap: the size of a ``.nii``, or the
+    length a ``.nii.gz`` records in its gzip trailer; only when that disagrees is the file decompressed to count."""
+    proxy = volume.dataobj
+    needed = int(proxy.offset) + int(np.prod(proxy.shape, dtype=np.int64)) * proxy.dtype.itemsize
+    if path.name.lower().endswith(".gz"):
+        with open(path, "rb") as f:
+            f.seek(max(f.seek(0, os.SEEK_END) - 4, 0))
+            if int.from_bytes(f.read(4), "little") == needed % 2**32:
+                return
+        try:
+            with gzip.open(path, "rb") as f:
+                found = sum(len(chunk) for chunk in iter(lambda: f.read(1 << 24), b""))
+        except _READ_ERRORS as e:
+            raise Task03FormatError(f"{path}: truncated or corrupt gzip data ({type(e).__name__}: {e}).") from e
+    else:
+        found = path.stat().st_size
+    if found < needed:
+        raise Task03FormatError(
+            f"{path}: truncated: the header declares {tuple(proxy.shape)} voxels of {proxy.dtype} ({needed} bytes "
+            f"with the header), the file holds {found}."
+        )
+
+
+def check_ct_volume(path: str | os.PathLike) -> SpatialImage:
+    """Check one NIfTI volume without reading its voxels: a readable header, 3D, and as many bytes as the header
+    declares. Returns the image (voxels read on demand).
+
+    Raises:
+        Task03FormatError: naming the file and the problem.
+    """
+    path = Path(path)
+    volume = _load(path)
+    if len(volume.shape) != 3:
+        raise Task03FormatError(f"{path}: expected a 3D volume, found shape {tuple(volume.shape)}.")
+    _check_voxel_bytes(path, volume)
+    return volume
+
+
 def _affine_text(affine: np.ndarray) -> str:
     return str(np.round(affine[:3], 3).tolist())
 
@@ -144,16 +185,14 @@ def _affine_text(affine: np.ndarray) -> str:
 def check_task03_case(item: dict) -> None:
     """Check one ``{"image", "label"}`` pair: both 3D with the same shape and affine, label values in {0, 1, 2}.
 
-    The headers are checked first; only the label's voxels are read (the image's are left for training).
+    The headers and file sizes are checked first (:func:`check_ct_volume`); only the label's voxels are read (the
+    image's are left for training).
 
     Raises:
         Task03FormatError: naming the file(s) and the problem.
     """
     image_path, label_path = Path(item["image"]), Path(item["label"])
-    image, label = _load(image_path), _load(label_path)
-    for path, volume in ((image_path, image), (label_path, label)):
-        if len(volume.shape) != 3:
-            raise Task03FormatError(f"{path}: expected a 3D volume, found shape {tuple(volume.shape)}.")
+    image, label = check_ct_volume(image_path), check_ct_volume(label_path)
     if image.shape != label.shape:
         raise Task03FormatError(
             f"{label_path}: shape {tuple(label.shape)} differs from its image's {tuple(image.shape)} ({image_path})."
@@ -189,7 +228,7 @@ def liver_datalist(
         held_out = holdout_mask([item["case"] for item in items], val_fraction, seed)
         items = [item for item, v in zip(items, held_out) if v == (split == "validation")]
     elif split != "all":
-        raise ValueError(f"unknown Task03 split {split!r}; choose from 'train', 'validation', 'all'.")
+        raise BundleInputError(f"unknown Task03 split {split!r}; choose from 'train', 'validation', 'all'.")
     if check:
         for item in items:
             check_task03_case(item)
@@ -200,7 +239,9 @@ def ct_datalist(input_dir: str | os.PathLike) -> list[dict]:
     """Items for inference: ``{"image", "case"}``, sorted by file name.
 
     ``input_dir`` is a Task03 folder (its ``imagesTr`` images, each with a ``label`` when ``labelsTr`` holds a file
-    of the same name) or a folder of ``.nii.gz`` / ``.nii`` CT volumes (no labels).
+    of the same name) or a folder of ``.nii.gz`` / ``.nii`` CT volumes (no labels). Every file is checked first
+    (:func:`check_ct_volume`; :func:`check_task03_case` for an image with its label), so a bad one stops the run
+    before the first prediction is written.
     """
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
@@ -216,5 +257,8 @@ def ct_datalist(input_dir: str | os.PathLike) -> list[dict]:
         label = input_dir / "labelsTr" / image.name
         if task03 and label.is_file():
             item["label"] = str(label)
+            check_task03_case(item)
+        else:
+            check_ct_volume(image)
         items.append(item)
     return items
