@@ -1,0 +1,356 @@
+"""Speed of each bundle against a plain PyTorch loop: training throughput, data waiting, inference latency, memory.
+
+Every bundle is measured in its own process (so that its peak RSS is its own) on data generated for the purpose: its
+``train.yaml`` runs as configured (handlers, dataset, data loader) with validation switched off, and a reference loop
+written here trains the same network with the same loss and optimizer on the same batches, already in memory.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .bundle_cli import REPO_ROOT
+from .io import atomic_write_json, atomic_write_text
+
+__all__ = ["BUNDLES", "device_name", "measure_bundle", "run_suite", "markdown_table"]
+
+FIELDS = (
+    "train_samples_per_s",
+    "reference_samples_per_s",
+    "train_ratio",
+    "data_wait_fraction",
+    "epoch_s_cached",
+    "epoch_s_plain",
+    "infer_ms_eager",
+    "infer_ms_torchscript",
+    "infer_ms_eager_1_thread",
+    "peak_rss_mb",
+)
+
+
+def _mnist(folder: Path, quick: bool) -> Path:
+    from .data.digits import digits_as_mnist
+    from .data.idx import write_idx
+
+    images, labels = digits_as_mnist()  # 1797 real (scikit-learn) digits in the MNIST layout
+    write_idx(folder / "train-images-idx3-ubyte", images)
+    write_idx(folder / "train-labels-idx1-ubyte", labels)
+    return folder
+
+
+def _drive(folder: Path, quick: bool) -> Path:
+    from .data.synthetic_drive import write_synthetic_drive
+
+    write_synthetic_drive(folder, n_training=5 if quick else 10, n_test=1, seed=0)
+    return folder
+
+
+def _lgg(folder: Path, quick: bool) -> Path:
+    from .data.synthetic_lgg import write_synthetic_lgg
+
+    write_synthetic_lgg(folder / "kaggle_3m", n_patients=5 if quick else 10, n_slices=12, seed=0)
+    return folder / "kaggle_3m"
+
+
+def _liver(folder: Path, quick: bool) -> Path:
+    from .data.synthetic_liver import write_synthetic_liver
+
+    shape = (96, 96, 48) if quick else (192, 192, 96)
+    write_synthetic_liver(folder, n_cases=5, shape=shape, spacing=(1.6, 1.6, 3.0), seed=0)
+    return folder
+
+
+@dataclass
+class BundleBenchmark:
+    """How to measure one bundle: its data, the overrides of its train.yaml, and the input of one inference case."""
+
+    make_data: Callable[[Path, bool], Path]
+    quick: dict = field(default_factory=dict)
+    full: dict = field(default_factory=dict)
+    case_shape: Sequence[int] = ()
+    quick_case_shape: Sequence[int] | None = None
+
+
+BUNDLES: dict[str, BundleBenchmark] = {
+    "mnist_classification": BundleBenchmark(_mnist, case_shape=(1, 1, 28, 28)),
+    "drive_vessel_segmentation": BundleBenchmark(_drive, case_shape=(1, 3, 584, 565)),
+    "brain_mri_lgg_segmentation": BundleBenchmark(  # a patient: 34 slices on average in kaggle_3m
+        _lgg, case_shape=(1, 3, 256, 256, 34), quick_case_shape=(1, 3, 256, 256, 12)
+    ),
+    "liver_ct_coarse_segmentation": BundleBenchmark(
+        _liver, quick={"roi_size": [64, 64, 64]}, case_shape=(1, 1, 100, 100, 96), quick_case_shape=(1, 1, 96, 96, 96)
+    ),
+    "liver_ct_fine_segmentation": BundleBenchmark(
+        _liver,
+        quick={"patch_size": [48, 48, 48], "roi_size": [48, 48, 48]},
+        full={"patch_size": [64, 64, 64], "samples_per_volume": 4},  # the CPU run of docs/README.md
+        case_shape=(1, 1, 160, 144, 128),
+        quick_case_shape=(1, 1, 96, 96, 96),
+    ),
+}
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"cpu: {model}, {os.cpu_count()} cores, torch {torch.get_num_threads()} threads"
+
+
+def _timed(fn: Callable[[], object], repeats: int) -> float:
+    """Median milliseconds of ``fn`` over ``repeats`` runs after one warm-up run."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def _train_parser(bundle: Path, data: Path, work: Path, overrides: dict, epochs: int):
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(bundle / "configs" / "train.yaml")
+    settings = {
+        "bundle_root": str(bundle),
+        "dataset_dir": str(data),
+        "output_dir": str(work / "runs"),
+        "ckpt_dir": str(work / "models"),
+        "epochs": epochs,
+        "val_interval": 10**6,  # throughput of training alone
+        "progress_bar": False,
+        "num_workers": 0,
+        **overrides,
+    }
+    for key, value in settings.items():
+        parser[key] = value
+    return parser
+
+
+def _plain(tensor: torch.Tensor) -> torch.Tensor:
+    """A copy as a plain tensor (no MetaTensor bookkeeping in the reference loop)."""
+    return tensor.as_tensor().clone() if hasattr(tensor, "as_tensor") else tensor.clone()
+
+
+def _measure_training(parser, warmup_epochs: int, keep_batches: int) -> tuple[dict, list]:
+    """Run the bundle's trainer; after ``warmup_epochs``, count samples, time and the time spent waiting for data."""
+    from ignite.engine import Events
+
+    parser.get_parsed_content("initialize")
+    trainer = parser.get_parsed_content("train#trainer")
+    clock = {"samples": 0, "wait": 0.0, "time": 0.0, "iterations": 0}
+    batches: list = []
+    marks: dict = {}
+
+    def measuring(engine) -> bool:
+        return engine.state.epoch > warmup_epochs
+
+    @trainer.on(Events.EPOCH_STARTED)
+    def epoch_started(engine):
+        marks["epoch"] = time.perf_counter()
+
+    @trainer.on(Events.GET_BATCH_STARTED)
+    def get_batch_started(engine):
+        marks["batch"] = time.perf_counter()
+
+    @trainer.on(Events.GET_BATCH_COMPLETED)
+    def get_batch_completed(engine):
+        if measuring(engine):
+            clock["wait"] += time.perf_counter() - marks["batch"]
+            image, label = engine.state.batch["image"], engine.state.batch["label"]
+            clock["samples"] += image.shape[0]
+            clock["iterations"] += 1
+            if len(batches) < keep_batches:
+                batches.append((_plain(image), _plain(label)))
+
+    @trainer.on(Events.EPOCH_COMPLETED)
+    def epoch_completed(engine):
+        if measuring(engine):
+            clock["time"] += time.perf_counter() - marks["epoch"]
+
+    trainer.run()
+    return clock, batches
+
+
+def _reference_training(parser, trainer_optimizer, batches: list, iterations: int, device: torch.device) -> float:
+    """Samples per second of a plain PyTorch loop: the same network (fresh), loss and optimizer on in-memory batches."""
+    network = parser.get_parsed_content("network_def", lazy=False).to(device)
+    loss_function = parser.get_parsed_content("loss", lazy=False)
+    accepted = inspect.signature(type(trainer_optimizer)).parameters
+    settings = {k: v for k, v in trainer_optimizer.defaults.items() if k in accepted}
+    optimizer = type(trainer_optimizer)(network.parameters(), **settings)
+    network.train()
+
+    def step(image, label):
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_function(network(image.to(device)), label.to(device))
+        loss.backward()
+        optimizer.step()
+
+    step(*batches[0])  # warm-up
+    samples, start = 0, time.perf_counter()
+    for i in range(iterations):
+        image, label = batches[i % len(batches)]
+        step(image, label)
+        samples += image.shape[0]
+    return samples / (time.perf_counter() - start)
+
+
+def _epoch_seconds(loader) -> float:
+    start = time.perf_counter()
+    for _ in loader:
+        pass
+    return time.perf_counter() - start
+
+
+def _data_pipeline(parser) -> tuple[float, float]:
+    """Seconds for one epoch of the bundle's data loader (cache filled) and of a plain ``Dataset`` + ``DataLoader``
+    that runs every transform again."""
+    from monai.data import DataLoader, Dataset
+
+    loader = parser.get_parsed_content("train#dataloader")
+    cached = _epoch_seconds(loader)
+    dataset = parser.get_parsed_content("train#dataset")
+    plain = DataLoader(
+        Dataset(dataset.data, dataset.transform),
+        batch_size=loader.batch_size,
+        shuffle=True,
+        num_workers=parser["num_workers"],
+        collate_fn=loader.collate_fn,
+    )
+    return cached, _epoch_seconds(plain)
+
+
+def _inference(bundle: Path, case_shape: Sequence[int], repeats: int, device: torch.device) -> dict:
+    """Milliseconds for one case through the inference config's inferer with the shipped weights: eager, TorchScript,
+    and eager on one thread."""
+    from monai.bundle import ConfigParser
+    from monai.inferers import SimpleInferer
+
+    parser = ConfigParser()
+    parser.read_config(bundle / "configs" / "inference.yaml")
+    parser["bundle_root"] = str(bundle)
+    network = parser.get_parsed_content("network_def").to(device)
+    state = torch.load(bundle / "models" / "model.pt", map_location=device, weights_only=True)
+    network.load_state_dict(state)
+    network.eval()
+    inferer = parser.get_parsed_content("inferer") if "inferer" in parser else SimpleInferer()  # MNIST: the default
+    scripted = torch.jit.script(network)
+    case = torch.rand(*case_shape, device=device)
+    with torch.no_grad():
+        result = {
+            "infer_ms_eager": _timed(lambda: inferer(case, network), repeats),
+            "infer_ms_torchscript": _timed(lambda: inferer(case, scripted), repeats),
+        }
+        if device.type == "cpu":
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                result["infer_ms_eager_1_thread"] = _timed(lambda: inferer(case, network), max(1, repeats // 2))
+            finally:
+                torch.set_num_threads(threads)
+    return result
+
+
+def measure_bundle(name: str, quick: bool = True, work: str | os.PathLike | None = None) -> dict:
+    """All figures of one bundle, measured in this process (see the module docstring)."""
+    spec = BUNDLES[name]
+    bundle = REPO_ROOT / "bundles" / name
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        tmp = Path(tmp)
+        data = spec.make_data(tmp / "data", quick)
+        overrides = {**(spec.quick if quick else spec.full)}
+        warmup, measured = (1, 1) if quick else (1, 3)
+        parser = _train_parser(bundle, data, tmp, overrides, warmup + measured)
+        clock, batches = _measure_training(parser, warmup, keep_batches=8 if quick else 32)
+        trainer = parser.get_parsed_content("train#trainer")
+        train_rate = clock["samples"] / clock["time"]
+        reference_rate = _reference_training(parser, trainer.optimizer, batches, clock["iterations"], device)
+        cached, plain = _data_pipeline(parser)
+    shape = spec.quick_case_shape if quick and spec.quick_case_shape else spec.case_shape
+    result = {
+        "train_samples_per_s": round(train_rate, 2),
+        "reference_samples_per_s": round(reference_rate, 2),
+        "train_ratio": round(train_rate / reference_rate, 3),
+        "data_wait_fraction": round(clock["wait"] / clock["time"], 4),
+        "measured_iterations": clock["iterations"],
+        "epoch_s_cached": round(cached, 3),
+        "epoch_s_plain": round(plain, 3),
+        "infer_case_shape": list(shape),
+    }
+    result.update({k: round(v, 1) for k, v in _inference(bundle, shape, 2 if quick else 5, device).items()})
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["device"] = device_name(device)
+    return result
+
+
+def markdown_table(results: dict) -> str:
+    """``benchmark.md``: one row a bundle, the figures of :data:`FIELDS` as columns."""
+    rows = ["| bundle | " + " | ".join(FIELDS) + " |", "|---" * (len(FIELDS) + 1) + "|"]
+    for name, figures in results["bundles"].items():
+        if "error" in figures:
+            rows.append(f"| {name} | " + f"failed: {figures['error']} |")
+            continue
+        rows.append(f"| {name} | " + " | ".join(str(figures.get(k, "")) for k in FIELDS) + " |")
+    header = f"Device: {results['device']}. Command: `{results['command']}`.\n\n"
+    return header + "\n".join(rows) + "\n"
+
+
+def run_suite(out: str | os.PathLike, quick: bool = False, bundles: Sequence[str] | None = None) -> dict:
+    """Measure each bundle in a subprocess; write ``out/benchmark.json`` and ``out/benchmark.md``; return the JSON."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(bundles) if bundles else list(BUNDLES)
+    unknown = sorted(set(names) - set(BUNDLES))
+    if unknown:
+        raise ValueError(f"unknown bundle(s) {unknown}; known: {sorted(BUNDLES)}")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    command = "python tools/benchmark.py" + (" --quick" if quick else "") + f" --out {out}"
+    if bundles:
+        command += f' --bundles "{list(names)}"'
+    results = {"device": device_name(device), "quick": quick, "command": command, "bundles": {}}
+    for name in names:
+        with tempfile.TemporaryDirectory() as tmp:
+            result_file = Path(tmp) / "result.json"
+            code = (
+                "import json, sys; from bundle_common.benchmark import measure_bundle; "
+                "json.dump(measure_bundle(sys.argv[1], sys.argv[2] == 'True'), open(sys.argv[3], 'w'))"
+            )
+            start = time.perf_counter()
+            run = subprocess.run(
+                [sys.executable, "-c", code, name, str(quick), str(result_file)], capture_output=True, text=True
+            )
+            if run.returncode == 0:
+                figures = json.loads(result_file.read_text())
+            else:
+                figures = {"error": (run.stderr.strip().splitlines() or ["exit status " + str(run.returncode)])[-1]}
+            figures["wall_s"] = round(time.perf_counter() - start, 1)
+        results["bundles"][name] = figures
+        print(f"{name}: {json.dumps(figures)}", flush=True)
+    atomic_write_json(out / "benchmark.json", results)
+    atomic_write_text(out / "benchmark.md", markdown_table(results))
+    return results

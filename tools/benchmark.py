@@ -1,0 +1,27 @@
+"""Speed of every bundle against a plain PyTorch loop, on generated data; writes OUT/benchmark.json and .md.
+
+    python tools/benchmark.py --quick --out runs/benchmark_quick      # a few minutes: small data, one measured epoch
+    python tools/benchmark.py --out runs/benchmark                    # more data, three measured epochs
+    python tools/benchmark.py --quick --out O --bundles "['mnist_classification']"
+
+Per bundle: train_samples_per_s (the bundle's train.yaml, validation off, after one warm-up epoch),
+reference_samples_per_s (a plain loop: same network, loss, optimizer and batches, already in memory), train_ratio,
+data_wait_fraction (share of the measured epochs spent waiting for the next batch), epoch_s_cached / epoch_s_plain
+(one epoch of the bundle's data loader vs a plain Dataset re-running every transform), infer_ms_eager /
+infer_ms_torchscript / infer_ms_eager_1_thread (one case through the inference config's inferer with the shipped
+weights), peak_rss_mb; and the device. Not a test: nothing passes or fails on speed.
+"""
+
+import fire
+
+from bundle_common.benchmark import run_suite
+
+
+def main(out: str = "runs/benchmark", quick: bool = False, bundles: list | None = None) -> None:
+    """Measure BUNDLES (default: all) and write OUT/benchmark.json and OUT/benchmark.md."""
+    run_suite(out, quick=quick, bundles=bundles)
+    print(f"written: {out}/benchmark.json, {out}/benchmark.md")
+
+
+if __name__ == "__main__":
+    fire.Fire(main)
