@@ -26,7 +26,16 @@ import torch
 from .bundle_cli import REPO_ROOT
 from .io import atomic_write_json, atomic_write_text
 
-__all__ = ["BUNDLES", "device_name", "measure_bundle", "run_suite", "markdown_table"]
+__all__ = [
+    "BUNDLES",
+    "QUALITY",
+    "device_name",
+    "measure_bundle",
+    "run_suite",
+    "markdown_table",
+    "time_to_quality",
+    "run_time_to_quality",
+]
 
 FIELDS = (
     "train_samples_per_s",
@@ -129,7 +138,7 @@ def _timed(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def _train_parser(bundle: Path, data: Path, work: Path, overrides: dict, epochs: int):
+def _train_parser(bundle: Path, data: Path, work: Path, overrides: dict, epochs: int | None):
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
@@ -146,7 +155,8 @@ def _train_parser(bundle: Path, data: Path, work: Path, overrides: dict, epochs:
         **overrides,
     }
     for key, value in settings.items():
-        parser[key] = value
+        if value is not None:
+            parser[key] = value
     return parser
 
 
@@ -353,4 +363,91 @@ def run_suite(out: str | os.PathLike, quick: bool = False, bundles: Sequence[str
         print(f"{name}: {json.dumps(figures)}", flush=True)
     atomic_write_json(out / "benchmark.json", results)
     atomic_write_text(out / "benchmark.md", markdown_table(results))
+    return results
+
+
+# the real data (under ../shared/data) and the validation figure each train.yaml must reach (its key metric)
+QUALITY: dict[str, tuple[str, float]] = {
+    "mnist_classification": ("mnist", 0.99),
+    "drive_vessel_segmentation": ("drive", 0.78),
+    "brain_mri_lgg_segmentation": ("lgg/kaggle_3m", 0.85),
+    "liver_ct_coarse_segmentation": ("liver/Task03_Liver", 0.90),
+    "liver_ct_fine_segmentation": ("liver/Task03_Liver", 0.75),
+}
+
+
+def time_to_quality(
+    name: str, data_root: str | os.PathLike, max_minutes: float = 30.0, val_interval: int = 1, **overrides
+) -> dict:
+    """Wall time for the bundle's train.yaml (its defaults, validation every ``val_interval`` epochs) to reach the
+    validation figure of :data:`QUALITY` on the real data under ``data_root``; it stops there, or after
+    ``max_minutes`` of training with the best figure so far."""
+    from ignite.engine import Events
+
+    folder, target = QUALITY[name]
+    bundle = REPO_ROOT / "bundles" / name
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        settings = {"val_interval": val_interval, **overrides}
+        parser = _train_parser(bundle, Path(data_root) / folder, Path(tmp), settings, epochs=None)
+        parser.get_parsed_content("initialize")
+        trainer = parser.get_parsed_content("train#trainer")
+        validator = parser.get_parsed_content("validate#evaluator")
+        marks = {"setup_s": time.perf_counter() - start, "reached": False, "best": -1.0, "epochs": 0}
+        trained_from = time.perf_counter()
+
+        @validator.on(Events.COMPLETED)
+        def check_figure(engine):
+            figure = float(engine.state.metrics[engine.state.key_metric_name])
+            marks["best"] = max(marks["best"], figure)
+            if figure >= target and not marks["reached"]:
+                marks.update(reached=True, epochs=trainer.state.epoch, train_s=time.perf_counter() - trained_from)
+                trainer.terminate()
+
+        @trainer.on(Events.EPOCH_COMPLETED)
+        def out_of_time(engine):
+            marks["epochs"] = engine.state.epoch
+            if time.perf_counter() - trained_from > 60 * max_minutes:
+                engine.terminate()
+
+        trainer.run()
+        marks.setdefault("train_s", time.perf_counter() - trained_from)
+    return {
+        "target": target,
+        "reached": marks["reached"],
+        "best_figure": round(marks["best"], 4),
+        "epochs": marks["epochs"],
+        "seconds_to_target": round(marks["train_s"], 1) if marks["reached"] else None,
+        "seconds_trained": round(marks["train_s"], 1),
+        "setup_s": round(marks["setup_s"], 1),
+        "settings": {"val_interval": val_interval, **overrides},
+        "device": device_name(device),
+    }
+
+
+def run_time_to_quality(
+    out: str | os.PathLike,
+    data_root: str | os.PathLike,
+    bundles: Sequence[str] | None = None,
+    max_minutes: float = 30.0,
+) -> dict:
+    """:func:`time_to_quality` for each bundle; writes ``out/time_to_quality.json`` and ``.md``; returns the JSON."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(bundles) if bundles else list(QUALITY)
+    command = f"python tools/benchmark.py --time_to_quality --data_root {data_root} --max_minutes {max_minutes:g} "
+    command += f"--out {out}" + (f' --bundles "{names}"' if bundles else "")
+    results = {"command": command, "bundles": {}}
+    rows = ["| bundle | target | reached | seconds to target | epochs | best figure | seconds trained | device |"]
+    rows.append("|---" * 8 + "|")
+    for name in names:
+        figures = time_to_quality(name, data_root, max_minutes)
+        results["bundles"][name] = figures
+        print(f"{name}: {json.dumps(figures)}", flush=True)
+        cells = [figures[k] for k in ("target", "reached", "seconds_to_target", "epochs", "best_figure")]
+        cells += [figures["seconds_trained"], figures["device"]]
+        rows.append(f"| {name} | " + " | ".join("-" if c is None else str(c) for c in cells) + " |")
+    atomic_write_json(out / "time_to_quality.json", results)
+    atomic_write_text(out / "time_to_quality.md", f"Command: `{command}`.\n\n" + "\n".join(rows) + "\n")
     return results

@@ -3,22 +3,38 @@
     python tools/benchmark.py --quick --out runs/benchmark_quick      # a few minutes: small data, one measured epoch
     python tools/benchmark.py --out runs/benchmark                    # more data, three measured epochs
     python tools/benchmark.py --quick --out O --bundles "['mnist_classification']"
+    python tools/benchmark.py --time_to_quality --data_root ../shared/data --max_minutes 30 --out O [--bundles ...]
 
 Per bundle: train_samples_per_s (the bundle's train.yaml, validation off, after one warm-up epoch),
 reference_samples_per_s (a plain loop: same network, loss, optimizer and batches, already in memory), train_ratio,
 data_wait_fraction (share of the measured epochs spent waiting for the next batch), epoch_s_cached / epoch_s_plain
 (one epoch of the bundle's data loader vs a plain Dataset re-running every transform), infer_ms_eager /
 infer_ms_torchscript / infer_ms_eager_1_thread (one case through the inference config's inferer with the shipped
-weights), peak_rss_mb; and the device. Not a test: nothing passes or fails on speed.
+weights), peak_rss_mb; and the device. --time_to_quality: wall time of each train.yaml, as configured, to reach a
+validation figure on the real data (MNIST 0.99 accuracy, DRIVE 0.78 Dice, LGG 0.85 per-patient DSC, liver 0.90 /
+0.75 Dice). Not a test: nothing passes or fails on speed.
 """
 
 import fire
 
-from bundle_common.benchmark import run_suite
+from bundle_common.benchmark import run_suite, run_time_to_quality
 
 
-def main(out: str = "runs/benchmark", quick: bool = False, bundles: list | None = None) -> None:
-    """Measure BUNDLES (default: all) and write OUT/benchmark.json and OUT/benchmark.md."""
+def main(
+    out: str = "runs/benchmark",
+    quick: bool = False,
+    bundles: list | None = None,
+    time_to_quality: bool = False,
+    data_root: str = "../shared/data",
+    max_minutes: float = 30.0,
+) -> None:
+    """Measure BUNDLES (default: all) and write OUT/benchmark.json and OUT/benchmark.md; with --time_to_quality,
+    train each on the real data under DATA_ROOT until its validation figure reaches the target (or MAX_MINUTES) and
+    write OUT/time_to_quality.json and .md instead."""
+    if time_to_quality:
+        run_time_to_quality(out, data_root, bundles=bundles, max_minutes=max_minutes)
+        print(f"written: {out}/time_to_quality.json, {out}/time_to_quality.md")
+        return
     run_suite(out, quick=quick, bundles=bundles)
     print(f"written: {out}/benchmark.json, {out}/benchmark.md")
 

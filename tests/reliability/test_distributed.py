@@ -88,6 +88,7 @@ def torchrun(bundle: Path, work: Path, **options) -> tuple[subprocess.CompletedP
     launcher = ["--standalone", "--nproc_per_node=2", "--log-dir", str(work / "torchrun"), "--redirects", "3"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["CUDA_VISIBLE_DEVICES"] = ""  # CPU processes and gloo, whatever the machine has
+    env["GLOO_SOCKET_IFNAME"] = "lo"  # both ranks on this machine: gloo talks over the loopback interface only
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", *launcher, "-m", "monai.bundle", *words],
         cwd=REPO_ROOT,

@@ -18,6 +18,7 @@ def test_nan_weights_in_epoch_two_stop_training_and_keep_epoch_one(tiny_mnist_di
     poison = tmp_path / "poison.yaml"  # what an exploding update does: every weight NaN when epoch 2 starts
     poison.write_text(
         "run:\n"
+        "- _target_: bundle_common.errors.report_input_errors_briefly\n"
         '- "$@train#trainer.add_event_handler(ignite.engine.Events.EPOCH_STARTED(once=2), '
         "lambda engine: [p.data.fill_(float('nan')) for p in @network.parameters()])\"\n"
         "- $@train#trainer.run()\n"
