@@ -34,6 +34,8 @@ class StopOnNonFiniteLoss:
 
     def __call__(self, engine: Engine) -> None:
         loss = self.output_transform(engine.state.output)
+        if isinstance(loss, (tuple, list)):  # from_engine on an output that was not decollated
+            loss = loss[0]
         value = float(loss.item() if hasattr(loss, "item") else loss)
         if math.isfinite(value):
             return
