@@ -254,9 +254,21 @@ def _data_pipeline(parser) -> tuple[float, float]:
     return cached, _epoch_seconds(plain)
 
 
-def _inference(bundle: Path, case_shape: Sequence[int], repeats: int, device: torch.device) -> dict:
+def _sliding_window_of(inferer) -> object | None:
+    """The ``SlidingWindowInferer`` an inferer is or wraps (flip averaging holds it as ``inferer``), or None."""
+    from monai.inferers import SlidingWindowInferer
+
+    while inferer is not None and not isinstance(inferer, SlidingWindowInferer):
+        inferer = getattr(inferer, "inferer", None)
+    return inferer
+
+
+def _inference(
+    bundle: Path, case_shape: Sequence[int], repeats: int, device: torch.device, sweep: bool = False
+) -> dict:
     """Milliseconds for one case through the inference config's inferer with the shipped weights: eager, TorchScript,
-    and eager on one thread."""
+    and eager on one thread; with ``sweep``, the plain sliding window (no flips) at overlaps 0.25 / 0.5 and
+    ``sw_batch_size`` 1 / 4 around the configured ROI."""
     from monai.bundle import ConfigParser
     from monai.inferers import SimpleInferer
 
@@ -282,7 +294,42 @@ def _inference(bundle: Path, case_shape: Sequence[int], repeats: int, device: to
                 result["infer_ms_eager_1_thread"] = _timed(lambda: inferer(case, network), max(1, repeats // 2))
             finally:
                 torch.set_num_threads(threads)
+        window = _sliding_window_of(inferer) if sweep else None
+        if window is not None:
+            from monai.inferers import SlidingWindowInferer
+
+            roi, sweep_ms = tuple(window.roi_size), {}
+            for overlap in (0.25, 0.5):
+                for batch in (1, 4):
+                    plain = SlidingWindowInferer(roi, batch, overlap, mode=window.mode)
+                    ms = _timed(lambda plain=plain: plain(case, network), 1)
+                    sweep_ms[f"roi={roi} overlap={overlap} sw_batch_size={batch}"] = round(ms, 1)
+            result["infer_ms_sliding_window"] = sweep_ms
     return result
+
+
+def _cascade_full_ct(work: Path) -> dict:
+    """Seconds and peak memory of the liver cascade (fine bundle's inference.yaml) on one generated full-size CT
+    (512 x 512 x 200 at 0.78 x 0.78 x 1.6 mm), in a child process, as a user runs it."""
+    from .bundle_cli import bundle_args
+    from .data.synthetic_liver import write_synthetic_liver
+
+    data = work / "full_ct"
+    write_synthetic_liver(data, n_cases=1, shape=(512, 512, 200), spacing=(0.78, 0.78, 1.6), seed=0)
+    bundle = REPO_ROOT / "bundles" / "liver_ct_fine_segmentation"
+    words = bundle_args(
+        "run",
+        config_file=bundle / "configs" / "inference.yaml",
+        bundle_root=bundle,
+        input_dir=data / "imagesTr",
+        output_dir=work / "full_ct_out",
+    )
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "monai.bundle", *words], check=True, capture_output=True)
+    return {
+        "cascade_full_ct_s": round(time.perf_counter() - start, 1),
+        "cascade_full_ct_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+    }
 
 
 def measure_bundle(name: str, quick: bool = True, work: str | os.PathLike | None = None) -> dict:
@@ -312,7 +359,11 @@ def measure_bundle(name: str, quick: bool = True, work: str | os.PathLike | None
         "epoch_s_plain": round(plain, 3),
         "infer_case_shape": list(shape),
     }
-    result.update({k: round(v, 1) for k, v in _inference(bundle, shape, 2 if quick else 5, device).items()})
+    figures = _inference(bundle, shape, 2 if quick else 5, device, sweep=not quick)
+    result.update({k: round(v, 1) if isinstance(v, float) else v for k, v in figures.items()})
+    if name == "liver_ct_fine_segmentation" and not quick:
+        with tempfile.TemporaryDirectory(dir=work) as tmp:
+            result.update(_cascade_full_ct(Path(tmp)))
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["device"] = device_name(device)
     return result
@@ -377,9 +428,10 @@ QUALITY: dict[str, tuple[str, float]] = {
 
 
 def time_to_quality(
-    name: str, data_root: str | os.PathLike, max_minutes: float = 30.0, val_interval: int = 1, **overrides
+    name: str, data_root: str | os.PathLike, max_minutes: float = 30.0, val_interval: int | None = None, **overrides
 ) -> dict:
-    """Wall time for the bundle's train.yaml (its defaults, validation every ``val_interval`` epochs) to reach the
+    """Wall time for the bundle's train.yaml (its defaults; validation every ``val_interval`` epochs, by default the
+    config's own) to reach the
     validation figure of :data:`QUALITY` on the real data under ``data_root``; it stops there, or after
     ``max_minutes`` of training with the best figure so far."""
     from ignite.engine import Events
@@ -421,7 +473,7 @@ def time_to_quality(
         "seconds_to_target": round(marks["train_s"], 1) if marks["reached"] else None,
         "seconds_trained": round(marks["train_s"], 1),
         "setup_s": round(marks["setup_s"], 1),
-        "settings": {"val_interval": val_interval, **overrides},
+        "settings": {"val_interval": parser["val_interval"], **overrides},
         "device": device_name(device),
     }
 

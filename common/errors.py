@@ -64,7 +64,7 @@ def _brief_excepthook(kind, error, tb, fallback=sys.__excepthook__):
 def report_input_errors_briefly() -> None:
     """Make an uncaught input error (or any :class:`BundleError`, such as a NaN loss) print ``error: <message>`` on
     one line instead of a traceback (the process still exits with status 1); any other error keeps its full
-    traceback. Configs call it in ``initialize``."""
+    traceback. Configs call it first in ``run`` (MONAI puts a bundle's folder on ``sys.path`` only there)."""
     if getattr(sys.excepthook, "__wrapped__", None) is not _brief_excepthook:
         previous = sys.excepthook
 
