@@ -377,6 +377,17 @@ def markdown_table(results: dict) -> str:
             rows.append(f"| {name} | " + f"failed: {figures['error']} |")
             continue
         rows.append(f"| {name} | " + " | ".join(str(figures.get(k, "")) for k in FIELDS) + " |")
+    extra = []
+    for name, figures in results["bundles"].items():
+        for setting, ms in figures.get("infer_ms_sliding_window", {}).items():
+            extra.append(f"| {name} | sliding window, no flips, {setting} | {ms} ms |")
+        if "cascade_full_ct_s" in figures:
+            extra.append(
+                f"| {name} | cascade on a 512 x 512 x 200 CT (inference.yaml, child process) | "
+                f"{figures['cascade_full_ct_s']} s, peak RSS {figures['cascade_full_ct_peak_rss_mb']} MB |"
+            )
+    if extra:
+        rows += ["", "| bundle | inference setting | time |", "|---|---|---|", *extra]
     header = f"Device: {results['device']}. Command: `{results['command']}`.\n\n"
     return header + "\n".join(rows) + "\n"
 
