@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from monai.data import NibabelWriter
 
-from .io import publish_file
+from .io import atomic_path
 
 __all__ = ["AtomicNibabelWriter"]
 
@@ -22,13 +21,6 @@ class AtomicNibabelWriter(NibabelWriter):
 
     def write(self, filename: str | os.PathLike, verbose: bool = False, **obj_kwargs) -> None:
         path = Path(filename)
-        path.parent.mkdir(parents=True, exist_ok=True)
         extension = ".nii.gz" if path.name.lower().endswith(".nii.gz") else path.suffix  # nibabel reads it
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{extension}", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(path, suffix=f".tmp{extension}") as tmp:
             super().write(tmp, verbose=verbose, **obj_kwargs)
-            publish_file(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from monai.handlers import CheckpointSaver
 from monai.transforms import Randomizable
 
 from ..errors import BundleInputError
-from ..io import publish_file
+from ..io import atomic_path
 
 __all__ = ["ResumableCheckpoint", "random_transforms", "random_states", "set_random_states"]
 
@@ -121,15 +120,13 @@ class ResumableCheckpoint:
         self.resume = resume
         self.interval = interval
         self.map_location = map_location
+        self._saved_iteration: int | None = None  # the run's end needs no second save of the last epoch's state
 
     def attach(self, engine: Engine) -> None:
         if self.resume:
             engine.add_event_handler(Events.STARTED, self.load)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.interval), self.save)
         engine.add_event_handler(Events.COMPLETED, self.save)
-
-    def _objects(self) -> Iterator[tuple[str, Any]]:
-        yield from self.save_dict.items()
 
     @staticmethod
     def _state_of(obj: Any) -> Any:
@@ -152,6 +149,9 @@ class ResumableCheckpoint:
             _unwrap(obj).load_state_dict(state)
 
     def save(self, engine: Engine) -> None:
+        if engine.state.iteration == self._saved_iteration:  # the same on every rank: all skip together
+            return
+        self._saved_iteration = engine.state.iteration
         rank, world = _rank_and_world()
         local = random_states(self.transforms)
         states: list = [local]
@@ -160,23 +160,16 @@ class ResumableCheckpoint:
             dist.all_gather_object(states, local)
         if rank != 0:
             return
-        checkpoint = {name: self._state_of(obj) for name, obj in self._objects()}
+        checkpoint = {name: self._state_of(obj) for name, obj in self.save_dict.items()}
         checkpoint["trainer"] = {"epoch": engine.state.epoch, "iteration": engine.state.iteration}
         scaler = getattr(engine, "scaler", None)
         if scaler is not None:
             checkpoint["scaler"] = scaler.state_dict()
         checkpoint["random_states"] = states
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                torch.save(checkpoint, stream)
-                stream.flush()
-                os.fsync(stream.fileno())
-            publish_file(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(self.path) as tmp, open(tmp, "wb") as stream:
+            torch.save(checkpoint, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
 
     def load(self, engine: Engine) -> None:
         if not self.path.is_file():
@@ -185,7 +178,7 @@ class ResumableCheckpoint:
         missing = [name for name in self.save_dict if name not in checkpoint]
         if missing:
             raise BundleInputError(f"{self.path}: not a checkpoint of this training (no {', '.join(missing)}).")
-        for name, obj in self._objects():
+        for name, obj in self.save_dict.items():
             self._restore(obj, checkpoint[name])
         engine.state.epoch = checkpoint["trainer"]["epoch"]
         engine.state.iteration = checkpoint["trainer"]["iteration"]
