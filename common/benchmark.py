@@ -345,14 +345,14 @@ def measure_bundle(name: str, quick: bool = True, work: str | os.PathLike | None
         parser = _train_parser(bundle, data, tmp, overrides, warmup + measured)
         clock, batches = _measure_training(parser, warmup, keep_batches=8 if quick else 32)
         trainer = parser.get_parsed_content("train#trainer")
-        train_rate = clock["samples"] / clock["time"]
-        reference_rate = _reference_training(parser, trainer.optimizer, batches, clock["iterations"], device)
+        train_rate = round(clock["samples"] / clock["time"], 2)
+        reference_rate = round(_reference_training(parser, trainer.optimizer, batches, clock["iterations"], device), 2)
         cached, plain = _data_pipeline(parser)
     shape = spec.quick_case_shape if quick and spec.quick_case_shape else spec.case_shape
     result = {
-        "train_samples_per_s": round(train_rate, 2),
-        "reference_samples_per_s": round(reference_rate, 2),
-        "train_ratio": round(train_rate / reference_rate, 3),
+        "train_samples_per_s": train_rate,
+        "reference_samples_per_s": reference_rate,
+        "train_ratio": round(train_rate / reference_rate, 3),  # of the two figures as written
         "data_wait_fraction": round(clock["wait"] / clock["time"], 4),
         "measured_iterations": clock["iterations"],
         "epoch_s_cached": round(cached, 3),
