@@ -205,9 +205,13 @@ def _measure_training(parser, warmup_epochs: int, keep_batches: int) -> tuple[di
     return clock, batches
 
 
-def _reference_training(parser, trainer_optimizer, batches: list, iterations: int, device: torch.device) -> float:
-    """Samples per second of a plain PyTorch loop: the same network (fresh), loss and optimizer on in-memory batches."""
+def _reference_training(
+    parser, trainer_optimizer, batches: list, iterations: int, device: torch.device, compile: bool = False
+) -> float:
+    """Samples per second of a plain PyTorch loop: the same network (fresh), loss and optimizer on in-memory batches;
+    with ``compile``, the network goes through ``torch.compile`` (compiled during the warm-up step, not timed)."""
     network = parser.get_parsed_content("network_def", lazy=False).to(device)
+    model = torch.compile(network) if compile else network
     loss_function = parser.get_parsed_content("loss", lazy=False)
     accepted = inspect.signature(type(trainer_optimizer)).parameters
     settings = {k: v for k, v in trainer_optimizer.defaults.items() if k in accepted}
@@ -216,7 +220,7 @@ def _reference_training(parser, trainer_optimizer, batches: list, iterations: in
 
     def step(image, label):
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_function(network(image.to(device)), label.to(device))
+        loss = loss_function(model(image.to(device)), label.to(device))
         loss.backward()
         optimizer.step()
 
@@ -332,21 +336,25 @@ def _cascade_full_ct(work: Path) -> dict:
     }
 
 
-def measure_bundle(name: str, quick: bool = True, work: str | os.PathLike | None = None) -> dict:
-    """All figures of one bundle, measured in this process (see the module docstring)."""
+def measure_bundle(name: str, quick: bool = True, work: str | os.PathLike | None = None, compile: bool = False) -> dict:
+    """All figures of one bundle, measured in this process (see the module docstring). With ``compile``, the
+    bundle's trainer runs with ``compile: true`` (MONAI's ``SupervisedTrainer`` wraps the network in
+    ``torch.compile``) and the reference loop compiles its network too; compiling happens in the warm-up epoch."""
     spec = BUNDLES[name]
     bundle = REPO_ROOT / "bundles" / name
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         tmp = Path(tmp)
         data = spec.make_data(tmp / "data", quick)
-        overrides = {**(spec.quick if quick else spec.full)}
+        overrides = {**(spec.quick if quick else spec.full), **({"train#trainer#compile": True} if compile else {})}
         warmup, measured = (1, 1) if quick else (1, 3)
         parser = _train_parser(bundle, data, tmp, overrides, warmup + measured)
         clock, batches = _measure_training(parser, warmup, keep_batches=8 if quick else 32)
         trainer = parser.get_parsed_content("train#trainer")
         train_rate = round(clock["samples"] / clock["time"], 2)
-        reference_rate = round(_reference_training(parser, trainer.optimizer, batches, clock["iterations"], device), 2)
+        reference_rate = round(
+            _reference_training(parser, trainer.optimizer, batches, clock["iterations"], device, compile), 2
+        )
         cached, plain = _data_pipeline(parser)
     shape = spec.quick_case_shape if quick and spec.quick_case_shape else spec.case_shape
     result = {
@@ -366,6 +374,7 @@ def measure_bundle(name: str, quick: bool = True, work: str | os.PathLike | None
             result.update(_cascade_full_ct(Path(tmp)))
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["device"] = device_name(device)
+    result["torch_compile"] = compile
     return result
 
 
@@ -392,8 +401,11 @@ def markdown_table(results: dict) -> str:
     return header + "\n".join(rows) + "\n"
 
 
-def run_suite(out: str | os.PathLike, quick: bool = False, bundles: Sequence[str] | None = None) -> dict:
-    """Measure each bundle in a subprocess; write ``out/benchmark.json`` and ``out/benchmark.md``; return the JSON."""
+def run_suite(
+    out: str | os.PathLike, quick: bool = False, bundles: Sequence[str] | None = None, compile: bool = False
+) -> dict:
+    """Measure each bundle in a subprocess; write ``out/benchmark.json`` and ``out/benchmark.md``; return the JSON.
+    ``compile``: training through ``torch.compile`` (see :func:`measure_bundle`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = list(bundles) if bundles else list(BUNDLES)
@@ -401,20 +413,30 @@ def run_suite(out: str | os.PathLike, quick: bool = False, bundles: Sequence[str
     if unknown:
         raise ValueError(f"unknown bundle(s) {unknown}; known: {sorted(BUNDLES)}")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    command = "python tools/benchmark.py" + (" --quick" if quick else "") + f" --out {out}"
+    command = "python tools/benchmark.py" + (" --quick" if quick else "") + (" --compile" if compile else "")
+    command += f" --out {out}"
     if bundles:
         command += f' --bundles "{list(names)}"'
-    results = {"device": device_name(device), "quick": quick, "command": command, "bundles": {}}
+    results = {
+        "device": device_name(device),
+        "quick": quick,
+        "torch_compile": compile,
+        "command": command,
+        "bundles": {},
+    }
     for name in names:
         with tempfile.TemporaryDirectory() as tmp:
             result_file = Path(tmp) / "result.json"
             code = (
                 "import json, sys; from bundle_common.benchmark import measure_bundle; "
-                "json.dump(measure_bundle(sys.argv[1], sys.argv[2] == 'True'), open(sys.argv[3], 'w'))"
+                "json.dump(measure_bundle(sys.argv[1], sys.argv[2] == 'True', compile=sys.argv[4] == 'True'), "
+                "open(sys.argv[3], 'w'))"
             )
             start = time.perf_counter()
             run = subprocess.run(
-                [sys.executable, "-c", code, name, str(quick), str(result_file)], capture_output=True, text=True
+                [sys.executable, "-c", code, name, str(quick), str(result_file), str(compile)],
+                capture_output=True,
+                text=True,
             )
             if run.returncode == 0:
                 figures = json.loads(result_file.read_text())

@@ -15,6 +15,7 @@ def test_quick_benchmark_of_one_bundle_writes_json_and_markdown(tmp_path):
     report = json.loads((tmp_path / "benchmark.json").read_text())
     assert report["quick"] is True and report["device"].startswith(("cpu: ", "cuda: "))
     figures = report["bundles"]["mnist_classification"]
+    assert report["torch_compile"] is False and figures["torch_compile"] is False  # eager unless --compile
     required = ("train_samples_per_s", "reference_samples_per_s", "train_ratio", "data_wait_fraction")
     required += ("infer_ms_eager", "infer_ms_torchscript", "peak_rss_mb")
     assert all(figures[k] > 0 for k in required), figures

@@ -3,6 +3,7 @@
     python tools/benchmark.py --quick --out runs/benchmark_quick      # a few minutes: small data, one measured epoch
     python tools/benchmark.py --out runs/benchmark                    # more data, three measured epochs
     python tools/benchmark.py --quick --out O --bundles "['mnist_classification']"
+    python tools/benchmark.py --quick --compile --out O                # the same, training through torch.compile
     python tools/benchmark.py --time_to_quality --data_root ../shared/data --max_minutes 30 --out O [--bundles ...]
 
 Per bundle: train_samples_per_s (the bundle's train.yaml, validation off, after one warm-up epoch),
@@ -24,18 +25,20 @@ def main(
     out: str = "runs/benchmark",
     quick: bool = False,
     bundles: list | None = None,
+    compile: bool = False,
     time_to_quality: bool = False,
     data_root: str = "../shared/data",
     max_minutes: float = 30.0,
 ) -> None:
     """Measure BUNDLES (default: all) and write OUT/benchmark.json and OUT/benchmark.md; with --time_to_quality,
     train each on the real data under DATA_ROOT until its validation figure reaches the target (or MAX_MINUTES) and
-    write OUT/time_to_quality.json and .md instead."""
+    write OUT/time_to_quality.json and .md instead. --compile: the trainers and the reference loops run their networks
+    through torch.compile (compiled in the warm-up epoch)."""
     if time_to_quality:
         run_time_to_quality(out, data_root, bundles=bundles, max_minutes=max_minutes)
         print(f"written: {out}/time_to_quality.json, {out}/time_to_quality.md")
         return
-    run_suite(out, quick=quick, bundles=bundles)
+    run_suite(out, quick=quick, bundles=bundles, compile=compile)
     print(f"written: {out}/benchmark.json, {out}/benchmark.md")
 
 
