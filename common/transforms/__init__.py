@@ -1,7 +1,18 @@
 """Dictionary transforms MONAI lacks, each with its array version beside it where one makes sense."""
 
-from .cascade import CoarseMaskd, load_weights
+from .cascade import CoarseMaskd, RandCoarseMaskd, load_weights
 from .fov import NormalizeInFOV, NormalizeInFOVd
 from .roi import RandForegroundCropd, jittered_box
+from .slices import AdjacentSlicesToChannels, AdjacentSlicesToChannelsd
 
-__all__ = ["CoarseMaskd", "NormalizeInFOV", "NormalizeInFOVd", "RandForegroundCropd", "jittered_box", "load_weights"]
+__all__ = [
+    "AdjacentSlicesToChannels",
+    "AdjacentSlicesToChannelsd",
+    "CoarseMaskd",
+    "NormalizeInFOV",
+    "NormalizeInFOVd",
+    "RandCoarseMaskd",
+    "RandForegroundCropd",
+    "jittered_box",
+    "load_weights",
+]
