@@ -173,6 +173,44 @@ def test_cascade_inference_pastes_labels_into_the_input_grid(coarse_trained, fin
     assert set(np.unique(seg)) <= {0, 1, 2}
 
 
+def test_coarse_mask_channel_experiment_still_trains_and_scores_the_cascade(coarse_trained, synthetic_liver, tmp_path):
+    """The tried-and-not-kept experiment of docs/README.md (docs/experiments/): composed over the bundle's own train
+    and evaluate files it trains a two-channel fine model and scores the cascade, so its figures stay reproducible."""
+    experiments = FINE / "docs" / "experiments"
+    train_files = [str(FINE / "configs" / "train.yaml"), str(experiments / "coarse_mask_channel_train.yaml")]
+    run_bundle(
+        "run",
+        config_file=train_files,
+        bundle_root=FINE,
+        dataset_dir=synthetic_liver[0],
+        epochs=1,
+        val_interval=1,
+        num_workers=0,
+        patch_size=[32, 32, 32],
+        ckpt_dir=tmp_path / "ckpt",
+        output_dir=tmp_path / "logs",
+        progress_bar=False,
+        **SMALL,
+    )
+    weights = torch.load(tmp_path / "ckpt" / "model.pt", weights_only=True)
+    first_conv = next(v for k, v in weights.items() if k.endswith("conv.weight") and v.ndim == 5)
+    assert first_conv.shape[1] == 2  # CT and coarse mask
+    evaluate_files = [str(FINE / "configs" / "evaluate.yaml"), str(experiments / "coarse_mask_channel_evaluate.yaml")]
+    run_bundle(
+        "run",
+        config_file=evaluate_files,
+        bundle_root=FINE,
+        dataset_dir=synthetic_liver[0],
+        output_dir=tmp_path / "eval",
+        eval_split="all",
+        ckpt_path=tmp_path / "ckpt" / "model.pt",
+        coarse_ckpt_path=coarse_trained[0],
+        **SMALL_COARSE,
+    )
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["n_cases"] == N_CASES and 0 <= metrics["liver_dice"] <= 1
+
+
 @pytest.mark.parametrize("bundle", [COARSE, FINE], ids=["coarse", "fine"])
 def test_torchscript_export_round_trips(bundle, tmp_path):
     configs, weights, ts_file = bundle / "configs", bundle / "models" / "model.pt", tmp_path / "model.ts"
