@@ -77,6 +77,30 @@ def test_evaluate_writes_per_patient_figures(trained, synthetic_lgg, tmp_path, t
     assert Image.open(tmp_path / "dsc_per_case.png").format == "PNG"
 
 
+def test_slice_context_trains_a_2_5d_network_that_evaluate_and_inference_run(synthetic_lgg, tmp_path):
+    """--slice_context 1 (tried, not shipped; docs/README.md): 9 input channels in all three workflows."""
+    folder, patients = synthetic_lgg
+    common = {"slice_context": 1, "ckpt_path": tmp_path / "ckpt" / "model.pt"}
+    bundle_run(
+        "train",
+        dataset_dir=folder,
+        epochs=1,
+        slices_per_patient=2,
+        val_interval=1,
+        batch_size=4,
+        slice_context=1,
+        ckpt_dir=tmp_path / "ckpt",
+        output_dir=tmp_path / "logs",
+        progress_bar=False,
+    )
+    weights = torch.load(common["ckpt_path"], weights_only=True)
+    assert next(v for k, v in weights.items() if k.endswith("conv.weight")).shape[1] == 9
+    bundle_run("evaluate", dataset_dir=folder, output_dir=tmp_path / "eval", eval_split="all", **common)
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["n_cases"] == N_PATIENTS
+    bundle_run("inference", input_dir=folder / patients[0], output_dir=tmp_path / "pred", **common)
+    assert len(list((tmp_path / "pred" / patients[0]).glob("*_mask.png"))) == N_SLICES
+
+
 def test_evaluate_default_split_and_bad_folder(trained, synthetic_lgg, tmp_path):
     work, _ = trained
     folder, patients = synthetic_lgg
