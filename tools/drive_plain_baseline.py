@@ -26,8 +26,8 @@ from monai.utils import set_determinism
 from skimage.exposure import equalize_adapthist
 
 from bundle_common.data.drive import drive_datalist
+from bundle_common.handlers import FOVVesselReport
 from bundle_common.io import atomic_path
-from bundle_common.metrics.vessel import confusion_figures, fov_confusion, fov_pixels, roc_auc
 
 
 def clahe_green(rgb: np.ndarray) -> np.ndarray:
@@ -77,31 +77,23 @@ def main(
     train_s = time.perf_counter() - start
 
     network.eval()
-    counts, pooled_scores, pooled_labels, per_image = np.zeros(4, dtype=np.int64), [], [], {}
+    out_dir = Path(out)
+    report = FOVVesselReport(out_dir)  # the bundle's own figures: inside the FOV, pooled over the pictures
     with torch.no_grad():
         for case in validation:
             x = torch.from_numpy(clahe_green(case["image"]))[None]
             prob = torch.sigmoid(sliding_window_inference(x, (128, 128), 4, network, overlap=0.25))[0].numpy()
-            prob = prob * (case["mask"] > 0)  # nothing outside the FOV
-            case_counts = fov_confusion(prob, case["label"], case["mask"])
-            scores, positive = fov_pixels(prob, case["label"], case["mask"])
-            counts += case_counts
-            pooled_scores.append(scores)
-            pooled_labels.append(positive)
-            per_image[case["case"]] = {
-                "dice": confusion_figures(*case_counts)["dice"],
-                "auc": roc_auc(scores, positive),
-            }
-    figures = confusion_figures(*(int(c) for c in counts))
-    figures["auc"] = roc_auc(np.concatenate(pooled_scores), np.concatenate(pooled_labels))
+            report.add(case["case"], prob, case["label"], case["mask"])
+    pooled = report.summary()
     result = {
         "settings": {"steps": steps, "patch": patch, "batch_size": batch_size, "lr": lr, "seed": seed},
         "train_s": round(train_s, 1),
         "threads": torch.get_num_threads(),
-        "validation": {k: round(v, 4) for k, v in figures.items()},
-        "validation_per_image": {k: {m: round(v, 4) for m, v in f.items()} for k, f in per_image.items()},
+        "validation": {k: round(pooled[k], 4) for k in ("dice", "accuracy", "sensitivity", "specificity", "auc")},
+        "validation_per_image": {
+            r["case"]: {"dice": round(r["dice"], 4), "auc": round(r["auc"], 4)} for r in report.rows
+        },
     }
-    out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(network.state_dict(), out_dir / "model.pt")
     with atomic_path(out_dir / "baseline.json") as tmp:

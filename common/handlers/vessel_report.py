@@ -80,29 +80,30 @@ class FOVVesselReport:
 
     def _collect(self, engine) -> None:
         for batch_item, output_item in decollated_pairs(engine, type(self).__name__):
-            self._add(batch_item, output_item)
+            pred = self._find(self.pred_key, "prediction", ("output", output_item))
+            label = self._find(self.label_key, "label", ("output", output_item))
+            fov = self._find(self.fov_key, "FOV mask", ("output", output_item), ("batch", batch_item))
+            case = self._find(self.case_key, "case name", ("batch", batch_item), ("output", output_item))
+            if isinstance(case, torch.Tensor):
+                case = case.item() if case.numel() == 1 else case.tolist()
+            self.add(case, pred, label, fov)
 
-    def _add(self, batch_item: Mapping, output_item: Mapping) -> None:
-        pred = self._find(self.pred_key, "prediction", ("output", output_item))
-        label = self._find(self.label_key, "label", ("output", output_item))
-        fov = self._find(self.fov_key, "FOV mask", ("output", output_item), ("batch", batch_item))
-        case = self._find(self.case_key, "case name", ("batch", batch_item), ("output", output_item))
-        if isinstance(case, torch.Tensor):
-            case = case.item() if case.numel() == 1 else case.tolist()
-        counts = fov_confusion(pred, label, fov, self.threshold)
-        scores, labels = fov_pixels(pred, label, fov)
+    def add(self, case, prob, label, fov) -> dict:
+        """Score one image's probability map inside its FOV, keep its row for the pooled figures, and return it."""
+        counts = fov_confusion(prob, label, fov, self.threshold)
+        scores, labels = fov_pixels(prob, label, fov)
         n_vessel = int(np.count_nonzero(labels))
         self.counts += counts
         self.scores.append(scores)
         self.labels.append(labels)
-        self.rows.append(
-            {
-                "case": case,
-                **self._figures(counts, scores, labels),
-                "fov_pixels": int(scores.size),
-                "vessel_fraction": n_vessel / scores.size if scores.size else math.nan,
-            }
-        )
+        row = {
+            "case": case,
+            **self._figures(counts, scores, labels),
+            "fov_pixels": int(scores.size),
+            "vessel_fraction": n_vessel / scores.size if scores.size else math.nan,
+        }
+        self.rows.append(row)
+        return row
 
     @staticmethod
     def _figures(counts, scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
