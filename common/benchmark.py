@@ -165,12 +165,20 @@ def _plain(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.as_tensor().clone() if hasattr(tensor, "as_tensor") else tensor.clone()
 
 
+def _prepared_trainer(parser):
+    """The bundle's trainer after ``initialize`` and every ``run`` step but the last (``$@train#trainer.run()``),
+    as ``monai.bundle run`` would leave it just before training (e.g. metadata tracking switched off)."""
+    parser.get_parsed_content("initialize")
+    for index in range(len(parser["run"]) - 1):
+        parser.get_parsed_content(f"run#{index}")
+    return parser.get_parsed_content("train#trainer")
+
+
 def _measure_training(parser, warmup_epochs: int, keep_batches: int) -> tuple[dict, list]:
     """Run the bundle's trainer; after ``warmup_epochs``, count samples, time and the time spent waiting for data."""
     from ignite.engine import Events
 
-    parser.get_parsed_content("initialize")
-    trainer = parser.get_parsed_content("train#trainer")
+    trainer = _prepared_trainer(parser)
     clock = {"samples": 0, "wait": 0.0, "time": 0.0, "iterations": 0}
     batches: list = []
     marks: dict = {}
@@ -242,8 +250,8 @@ def _epoch_seconds(loader) -> float:
 
 def _data_pipeline(parser) -> tuple[float, float]:
     """Seconds for one epoch of the bundle's data loader (cache filled) and of a plain ``Dataset`` + ``DataLoader``
-    that runs every transform again."""
-    from monai.data import DataLoader, Dataset
+    that runs every transform again, with MONAI's metadata tracking on (loading and resampling need it)."""
+    from monai.data import DataLoader, Dataset, get_track_meta, set_track_meta
 
     loader = parser.get_parsed_content("train#dataloader")
     cached = _epoch_seconds(loader)
@@ -255,16 +263,22 @@ def _data_pipeline(parser) -> tuple[float, float]:
         num_workers=parser["num_workers"],
         collate_fn=loader.collate_fn,
     )
-    return cached, _epoch_seconds(plain)
+    tracking = get_track_meta()
+    set_track_meta(True)
+    try:
+        return cached, _epoch_seconds(plain)
+    finally:
+        set_track_meta(tracking)
 
 
 def _sliding_window_of(inferer) -> object | None:
-    """The ``SlidingWindowInferer`` an inferer is or wraps (flip averaging holds it as ``inferer``), or None."""
-    from monai.inferers import SlidingWindowInferer
+    """The ``SlidingWindowInferer`` an inferer is or wraps (flip averaging holds it as ``inferer``), or None; None
+    for a ``SliceInferer`` too (a subclass whose window is one whole slice: nothing to sweep)."""
+    from monai.inferers import SliceInferer, SlidingWindowInferer
 
     while inferer is not None and not isinstance(inferer, SlidingWindowInferer):
         inferer = getattr(inferer, "inferer", None)
-    return inferer
+    return None if isinstance(inferer, SliceInferer) else inferer
 
 
 def _inference(
@@ -352,10 +366,10 @@ def measure_bundle(name: str, quick: bool = True, work: str | os.PathLike | None
         clock, batches = _measure_training(parser, warmup, keep_batches=8 if quick else 32)
         trainer = parser.get_parsed_content("train#trainer")
         train_rate = round(clock["samples"] / clock["time"], 2)
+        cached, plain = _data_pipeline(parser)  # the trainer's own data loader, before the reference re-parses
         reference_rate = round(
             _reference_training(parser, trainer.optimizer, batches, clock["iterations"], device, compile), 2
         )
-        cached, plain = _data_pipeline(parser)
     shape = spec.quick_case_shape if quick and spec.quick_case_shape else spec.case_shape
     result = {
         "train_samples_per_s": train_rate,
@@ -476,8 +490,7 @@ def time_to_quality(
         start = time.perf_counter()
         settings = {"val_interval": val_interval, **overrides}
         parser = _train_parser(bundle, Path(data_root) / folder, Path(tmp), settings, epochs=None)
-        parser.get_parsed_content("initialize")
-        trainer = parser.get_parsed_content("train#trainer")
+        trainer = _prepared_trainer(parser)
         validator = parser.get_parsed_content("validate#evaluator")
         marks = {"setup_s": time.perf_counter() - start, "reached": False, "best": -1.0, "epochs": 0}
         trained_from = time.perf_counter()
