@@ -19,6 +19,7 @@ BUNDLE = REPO_ROOT / "bundles" / "brain_mri_lgg_segmentation"
 CONFIGS = BUNDLE / "configs"
 bundle_run = partial(run_workflow, BUNDLE)  # bundle_run("evaluate", dataset_dir=..., ...)
 N_PATIENTS, N_SLICES = 5, 6
+TINY_TRAINING = {"slices_per_patient": 2, "val_interval": 1, "batch_size": 4, "progress_bar": False}
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +39,9 @@ def trained(synthetic_lgg, tmp_path_factory):
         "train",
         dataset_dir=synthetic_lgg[0],
         epochs=2,
-        slices_per_patient=2,
-        val_interval=1,
-        batch_size=4,
         ckpt_dir=work / "ckpt",
         output_dir=work / "logs",
-        progress_bar=False,
+        **TINY_TRAINING,
     )
     return work, result
 
@@ -85,13 +83,10 @@ def test_slice_context_trains_a_2_5d_network_that_evaluate_and_inference_run(syn
         "train",
         dataset_dir=folder,
         epochs=1,
-        slices_per_patient=2,
-        val_interval=1,
-        batch_size=4,
         slice_context=1,
         ckpt_dir=tmp_path / "ckpt",
         output_dir=tmp_path / "logs",
-        progress_bar=False,
+        **TINY_TRAINING,
     )
     weights = torch.load(common["ckpt_path"], weights_only=True)
     assert next(v for k, v in weights.items() if k.endswith("conv.weight")).shape[1] == 9

@@ -23,6 +23,8 @@ fine_run = partial(run_workflow, FINE)
 N_CASES = 4
 SMALL = {"roi_size": [32, 32, 32], "sw_batch_size": 2}  # windows for tiny volumes
 SMALL_COARSE = {**SMALL, "coarse#roi_size": [32, 32, 32]}
+TINY_TRAINING = {"val_interval": 1, "num_workers": 0, "progress_bar": False, **SMALL}  # both stages, and experiments
+TINY_FINE_TRAINING = {**TINY_TRAINING, "patch_size": [32, 32, 32]}
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +44,9 @@ def coarse_trained(synthetic_liver, tmp_path_factory):
         "train",
         dataset_dir=synthetic_liver[0],
         epochs=2,
-        val_interval=1,
-        num_workers=0,
         ckpt_dir=work / "ckpt",
         output_dir=work / "logs",
-        progress_bar=False,
-        **SMALL,
+        **TINY_TRAINING,
     )
     return work / "ckpt" / "model.pt", result
 
@@ -59,13 +58,9 @@ def fine_trained(synthetic_liver, tmp_path_factory):
         "train",
         dataset_dir=synthetic_liver[0],
         epochs=2,
-        val_interval=1,
-        num_workers=0,
-        patch_size=[32, 32, 32],
         ckpt_dir=work / "ckpt",
         output_dir=work / "logs",
-        progress_bar=False,
-        **SMALL,
+        **TINY_FINE_TRAINING,
     )
     return work / "ckpt" / "model.pt", result
 
@@ -184,13 +179,9 @@ def test_coarse_mask_channel_experiment_still_trains_and_scores_the_cascade(coar
         bundle_root=FINE,
         dataset_dir=synthetic_liver[0],
         epochs=1,
-        val_interval=1,
-        num_workers=0,
-        patch_size=[32, 32, 32],
         ckpt_dir=tmp_path / "ckpt",
         output_dir=tmp_path / "logs",
-        progress_bar=False,
-        **SMALL,
+        **TINY_FINE_TRAINING,
     )
     weights = torch.load(tmp_path / "ckpt" / "model.pt", weights_only=True)
     first_conv = next(v for k, v in weights.items() if k.endswith("conv.weight") and v.ndim == 5)
