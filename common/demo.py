@@ -178,13 +178,14 @@ def lgg_demo(work_dir: Path, epochs: int) -> dict:
 
 
 def liver_demo(work_dir: Path, epochs: int) -> dict:
-    """Both liver bundles on a small synthetic Task03_Liver-layout set (5 CTs of 64 x 64 x 40 voxels at 1.5 x 1.5 x 4
-    mm); the fine bundle's evaluate and inference run the whole cascade with the shipped coarse model."""
+    """Both liver bundles on a small synthetic Task03_Liver-layout set (5 CTs of 96 x 96 x 40 voxels at 4 x 4 x 5 mm:
+    coarse voxels, but a body of a real abdomen's size, which the shipped models need); the fine bundle's evaluate and
+    inference run the whole cascade with the shipped coarse model."""
     from .data.synthetic_liver import write_synthetic_liver
 
     data = work_dir / "data" / "liver_synthetic" / "Task03_Liver"
     shutil.rmtree(data, ignore_errors=True)  # the demo's own copy from an earlier run
-    cases = write_synthetic_liver(data, n_cases=5, seed=0)
+    cases = write_synthetic_liver(data, n_cases=5, shape=(96, 96, 40), spacing=(4.0, 4.0, 5.0), seed=0)
     print(f"[liver] dataset: {len(cases)} synthetic CTs in {data}")
     small = {"num_workers": 0, "val_interval": 1, "progress_bar": True}
     coarse = bundle_life(

@@ -1,0 +1,57 @@
+"""The main job a newcomer runs first (``python tools/demo.py``): every bundle's whole life on generated data, with
+one training epoch instead of three. The shipped weights' figures on that data are fixed by the data's seeds, so
+they are checked against floors well below what they print (MNIST 0.9861, DRIVE 0.8123, LGG 0.9235, liver coarse
+0.6400 and cascade 0.4732 on 2026-11-27)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bundle_common.demo import run_demo
+
+
+def _figure(figures: dict, name_start: str):
+    """The value of the one summary line whose name starts with ``name_start``."""
+    (value,) = [value for name, value in figures.items() if name.startswith(name_start)]
+    return value
+
+
+def _pair(text: str) -> tuple[float, float]:
+    first, second = text.split(" / ")
+    return float(first), float(second)
+
+
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory):
+    return run_demo(tmp_path_factory.mktemp("demo"), epochs=1)
+
+
+def test_every_bundle_has_its_summary(summary):
+    assert list(summary) == [
+        "mnist_classification",
+        "drive_vessel_segmentation",
+        "brain_mri_lgg_segmentation",
+        "liver_ct_segmentation (coarse, fine, cascade)",
+    ]
+
+
+def test_shipped_weights_work_on_the_generated_data(summary):
+    assert _figure(summary["mnist_classification"], "shipped weights") >= 0.95
+    assert _pair(_figure(summary["drive_vessel_segmentation"], "shipped weights"))[0] >= 0.7
+    assert _figure(summary["brain_mri_lgg_segmentation"], "shipped weights") >= 0.8
+    liver = summary["liver_ct_segmentation (coarse, fine, cascade)"]
+    assert _figure(liver, "coarse: shipped weights") >= 0.5
+    assert _pair(_figure(liver, "cascade: shipped weights"))[0] >= 0.3
+
+
+def test_inference_writes_every_output(summary):
+    assert int(_figure(summary["mnist_classification"], "PNG digits classified correctly").split("/")[1]) == 6
+    assert _figure(summary["drive_vessel_segmentation"], "PNGs written") == 6  # 2 pictures x 3 PNGs
+    assert _figure(summary["brain_mri_lgg_segmentation"], "patients segmented") == 6
+    assert _figure(summary["liver_ct_segmentation (coarse, fine, cascade)"], "label maps written") == 5
+
+
+def test_torchscript_matches_eager(summary):
+    for figures in summary.values():
+        diffs = _figure(figures, "TorchScript vs eager").split(", ")
+        assert all(float(diff) < 1e-4 for diff in diffs)
