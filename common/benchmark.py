@@ -85,7 +85,8 @@ def _liver(folder: Path, quick: bool) -> Path:
 
 @dataclass
 class BundleBenchmark:
-    """How to measure one bundle: its data, the overrides of its train.yaml, and the input of one inference case."""
+    """How to measure one bundle: its data, the overrides of its train.yaml (``full``: on a CPU only; a GPU trains
+    with the defaults), and the input of one inference case."""
 
     make_data: Callable[[Path, bool], Path]
     quick: dict = field(default_factory=dict)
@@ -106,7 +107,7 @@ BUNDLES: dict[str, BundleBenchmark] = {
     "liver_ct_fine_segmentation": BundleBenchmark(
         _liver,
         quick={"patch_size": [48, 48, 48], "roi_size": [48, 48, 48]},
-        full={"patch_size": [64, 64, 64], "samples_per_volume": 4},  # the CPU run of docs/README.md
+        full={"patch_size": [64, 64, 64], "samples_per_volume": 4},  # the CPU run of docs/README.md (CPU only)
         case_shape=(1, 1, 160, 144, 128),
         quick_case_shape=(1, 1, 96, 96, 96),
     ),
@@ -127,13 +128,21 @@ def device_name(device: torch.device) -> str:
     return f"cpu: {model}, {os.cpu_count()} cores, torch {torch.get_num_threads()} threads"
 
 
+def _synchronize() -> None:
+    """Wait for the GPU's queued work (CUDA runs asynchronously), so that a host clock read after it counts it."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def _timed(fn: Callable[[], object], repeats: int) -> float:
     """Median milliseconds of ``fn`` over ``repeats`` runs after one warm-up run."""
     fn()
     times = []
     for _ in range(repeats):
+        _synchronize()
         start = time.perf_counter()
         fn()
+        _synchronize()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
@@ -151,7 +160,7 @@ def _train_parser(bundle: Path, data: Path, work: Path, overrides: dict, epochs:
         "epochs": epochs,
         "val_interval": 10**6,  # throughput of training alone
         "progress_bar": False,
-        "num_workers": 0,
+        "num_workers": None if torch.cuda.is_available() else 0,  # a GPU machine: the bundle's own loader workers
         **overrides,
     }
     for key, value in settings.items():
@@ -188,6 +197,7 @@ def _measure_training(parser, warmup_epochs: int, keep_batches: int) -> tuple[di
 
     @trainer.on(Events.EPOCH_STARTED)
     def epoch_started(engine):
+        _synchronize()
         marks["epoch"] = time.perf_counter()
 
     @trainer.on(Events.GET_BATCH_STARTED)
@@ -207,6 +217,7 @@ def _measure_training(parser, warmup_epochs: int, keep_batches: int) -> tuple[di
     @trainer.on(Events.EPOCH_COMPLETED)
     def epoch_completed(engine):
         if measuring(engine):
+            _synchronize()
             clock["time"] += time.perf_counter() - marks["epoch"]
 
     trainer.run()
@@ -214,30 +225,37 @@ def _measure_training(parser, warmup_epochs: int, keep_batches: int) -> tuple[di
 
 
 def _reference_training(
-    parser, trainer_optimizer, batches: list, iterations: int, device: torch.device, compile: bool = False
+    parser, trainer, batches: list, iterations: int, device: torch.device, compile: bool = False
 ) -> float:
-    """Samples per second of a plain PyTorch loop: the same network (fresh), loss and optimizer on in-memory batches;
-    with ``compile``, the network goes through ``torch.compile`` (compiled during the warm-up step, not timed)."""
+    """Samples per second of a plain PyTorch loop: the same network (fresh), loss and optimizer on in-memory batches,
+    with mixed precision (autocast and a gradient scaler) where the trainer has it (its ``amp``, CUDA only); with
+    ``compile``, the network goes through ``torch.compile`` (compiled during the warm-up step, not timed)."""
     network = parser.get_parsed_content("network_def", lazy=False).to(device)
     model = torch.compile(network) if compile else network
     loss_function = parser.get_parsed_content("loss", lazy=False)
-    accepted = inspect.signature(type(trainer_optimizer)).parameters
-    settings = {k: v for k, v in trainer_optimizer.defaults.items() if k in accepted}
-    optimizer = type(trainer_optimizer)(network.parameters(), **settings)
+    accepted = inspect.signature(type(trainer.optimizer)).parameters
+    settings = {k: v for k, v in trainer.optimizer.defaults.items() if k in accepted}
+    optimizer = type(trainer.optimizer)(network.parameters(), **settings)
+    amp = bool(trainer.amp) and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
     network.train()
 
     def step(image, label):
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_function(model(image.to(device)), label.to(device))
-        loss.backward()
-        optimizer.step()
+        with torch.autocast(device.type, enabled=amp):
+            loss = loss_function(model(image.to(device)), label.to(device))
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
 
     step(*batches[0])  # warm-up
+    _synchronize()
     samples, start = 0, time.perf_counter()
     for i in range(iterations):
         image, label = batches[i % len(batches)]
         step(image, label)
         samples += image.shape[0]
+    _synchronize()
     return samples / (time.perf_counter() - start)
 
 
@@ -350,26 +368,32 @@ def _cascade_full_ct(work: Path) -> dict:
     }
 
 
-def measure_bundle(name: str, quick: bool = True, work: str | os.PathLike | None = None, compile: bool = False) -> dict:
+def measure_bundle(
+    name: str,
+    quick: bool = True,
+    work: str | os.PathLike | None = None,
+    compile: bool = False,
+    overrides: dict | None = None,
+) -> dict:
     """All figures of one bundle, measured in this process (see the module docstring). With ``compile``, the
     bundle's trainer runs with ``compile: true`` (MONAI's ``SupervisedTrainer`` wraps the network in
-    ``torch.compile``) and the reference loop compiles its network too; compiling happens in the warm-up epoch."""
+    ``torch.compile``) and the reference loop compiles its network too; compiling happens in the warm-up epoch.
+    ``overrides``: more train.yaml settings (``{"num_workers": 8}``), to measure a change before making it."""
     spec = BUNDLES[name]
     bundle = REPO_ROOT / "bundles" / name
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         tmp = Path(tmp)
         data = spec.make_data(tmp / "data", quick)
-        overrides = {**(spec.quick if quick else spec.full), **({"train#trainer#compile": True} if compile else {})}
+        sizes = spec.quick if quick else (spec.full if device.type == "cpu" else {})  # a GPU: the defaults
+        settings = {**sizes, **({"train#trainer#compile": True} if compile else {}), **(overrides or {})}
         warmup, measured = (1, 1) if quick else (1, 3)
-        parser = _train_parser(bundle, data, tmp, overrides, warmup + measured)
+        parser = _train_parser(bundle, data, tmp, settings, warmup + measured)
         clock, batches = _measure_training(parser, warmup, keep_batches=8 if quick else 32)
         trainer = parser.get_parsed_content("train#trainer")
         train_rate = round(clock["samples"] / clock["time"], 2)
         cached, plain = _data_pipeline(parser)  # the trainer's own data loader, before the reference re-parses
-        reference_rate = round(
-            _reference_training(parser, trainer.optimizer, batches, clock["iterations"], device, compile), 2
-        )
+        reference_rate = round(_reference_training(parser, trainer, batches, clock["iterations"], device, compile), 2)
     shape = spec.quick_case_shape if quick and spec.quick_case_shape else spec.case_shape
     result = {
         "train_samples_per_s": train_rate,
@@ -377,6 +401,8 @@ def measure_bundle(name: str, quick: bool = True, work: str | os.PathLike | None
         "train_ratio": round(train_rate / reference_rate, 3),  # of the two figures as written
         "data_wait_fraction": round(clock["wait"] / clock["time"], 4),
         "measured_iterations": clock["iterations"],
+        "measured_samples": clock["samples"],
+        "amp": bool(trainer.amp),  # the bundle's trainer (and so the reference loop) in mixed precision
         "epoch_s_cached": round(cached, 3),
         "epoch_s_plain": round(plain, 3),
         "infer_case_shape": list(shape),
@@ -389,6 +415,7 @@ def measure_bundle(name: str, quick: bool = True, work: str | os.PathLike | None
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["device"] = device_name(device)
     result["torch_compile"] = compile
+    result["overrides"] = overrides or {}
     return result
 
 
@@ -416,10 +443,15 @@ def markdown_table(results: dict) -> str:
 
 
 def run_suite(
-    out: str | os.PathLike, quick: bool = False, bundles: Sequence[str] | None = None, compile: bool = False
+    out: str | os.PathLike,
+    quick: bool = False,
+    bundles: Sequence[str] | None = None,
+    compile: bool = False,
+    overrides: dict | None = None,
 ) -> dict:
     """Measure each bundle in a subprocess; write ``out/benchmark.json`` and ``out/benchmark.md``; return the JSON.
-    ``compile``: training through ``torch.compile`` (see :func:`measure_bundle`)."""
+    ``compile``: training through ``torch.compile``; ``overrides``: train.yaml settings for every bundle (see
+    :func:`measure_bundle`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = list(bundles) if bundles else list(BUNDLES)
@@ -431,24 +463,28 @@ def run_suite(
     command += f" --out {out}"
     if bundles:
         command += f' --bundles "{list(names)}"'
+    if overrides:
+        command += f' --overrides "{overrides}"'
     results = {
         "device": device_name(device),
         "quick": quick,
         "torch_compile": compile,
+        "overrides": overrides or {},
         "command": command,
         "bundles": {},
     }
+    settings = json.dumps(overrides or {})
     for name in names:
         with tempfile.TemporaryDirectory() as tmp:
             result_file = Path(tmp) / "result.json"
             code = (
                 "import json, sys; from bundle_common.benchmark import measure_bundle; "
-                "json.dump(measure_bundle(sys.argv[1], sys.argv[2] == 'True', compile=sys.argv[4] == 'True'), "
-                "open(sys.argv[3], 'w'))"
+                "json.dump(measure_bundle(sys.argv[1], sys.argv[2] == 'True', compile=sys.argv[4] == 'True', "
+                "overrides=json.loads(sys.argv[5])), open(sys.argv[3], 'w'))"
             )
             start = time.perf_counter()
             run = subprocess.run(
-                [sys.executable, "-c", code, name, str(quick), str(result_file), str(compile)],
+                [sys.executable, "-c", code, name, str(quick), str(result_file), str(compile), settings],
                 capture_output=True,
                 text=True,
             )

@@ -1,10 +1,11 @@
 """Smoke test of tools/benchmark.py: it runs on tiny data and writes its two files. Speed itself is never asserted."""
 
 import json
+import math
 import subprocess
 import sys
 
-from bundle_common.benchmark import FIELDS, _prepared_trainer, _sliding_window_of
+from bundle_common.benchmark import FIELDS, _prepared_trainer, _sliding_window_of, run_suite
 from bundle_common.bundle_cli import REPO_ROOT
 
 
@@ -32,6 +33,16 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path):
         assert figures["train_ratio"] == ratio
         assert 0 < figures["data_wait_fraction"] < 1
         assert table[row].startswith(f"| {name} | ") and table[row].count("|") == len(FIELDS) + 2
+
+
+def test_overrides_reach_the_measured_train_config(tmp_path):
+    report = run_suite(tmp_path, quick=True, bundles=["mnist_classification"], overrides={"batch_size": 50})
+    figures = report["bundles"]["mnist_classification"]
+    assert "error" not in figures, figures
+    assert report["overrides"] == figures["overrides"] == {"batch_size": 50}
+    assert report["command"].endswith(" --overrides \"{'batch_size': 50}\"")
+    # one measured epoch in batches of 50: about 1600 training digits make 33 steps (the default batch, 128: 13)
+    assert figures["measured_iterations"] == math.ceil(figures["measured_samples"] / 50) > 13
 
 
 def test_prepared_trainer_runs_every_run_step_but_the_last():

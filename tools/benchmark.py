@@ -4,6 +4,7 @@
     python tools/benchmark.py --out runs/benchmark                    # more data, three measured epochs
     python tools/benchmark.py --quick --out O --bundles "['mnist_classification']"
     python tools/benchmark.py --quick --compile --out O                # the same, training through torch.compile
+    python tools/benchmark.py --out O --overrides "{'num_workers': 8}"  # a train.yaml setting changed, every bundle
     python tools/benchmark.py --time_to_quality --data_root ../shared/data --max_minutes 30 --out O [--bundles ...]
 
 Per bundle: train_samples_per_s (the bundle's train.yaml, validation off, after one warm-up epoch),
@@ -26,6 +27,7 @@ def main(
     quick: bool = False,
     bundles: list | None = None,
     compile: bool = False,
+    overrides: dict | None = None,
     time_to_quality: bool = False,
     data_root: str = "../shared/data",
     max_minutes: float = 30.0,
@@ -33,12 +35,13 @@ def main(
     """Measure BUNDLES (default: all) and write OUT/benchmark.json and OUT/benchmark.md; with --time_to_quality,
     train each on the real data under DATA_ROOT until its validation figure reaches the target (or MAX_MINUTES) and
     write OUT/time_to_quality.json and .md instead. --compile: the trainers and the reference loops run their networks
-    through torch.compile (compiled in the warm-up epoch)."""
+    through torch.compile (compiled in the warm-up epoch). --overrides: train.yaml settings for every bundle, to measure
+    a change before making it."""
     if time_to_quality:
         run_time_to_quality(out, data_root, bundles=bundles, max_minutes=max_minutes)
         print(f"written: {out}/time_to_quality.json, {out}/time_to_quality.md")
         return
-    run_suite(out, quick=quick, bundles=bundles, compile=compile)
+    run_suite(out, quick=quick, bundles=bundles, compile=compile, overrides=overrides)
     print(f"written: {out}/benchmark.json, {out}/benchmark.md")
 
 
