@@ -278,7 +278,7 @@ def _data_pipeline(parser) -> tuple[float, float]:
         Dataset(dataset.data, dataset.transform),
         batch_size=loader.batch_size,
         shuffle=True,
-        num_workers=parser["num_workers"],
+        num_workers=parser.get_parsed_content("num_workers"),
         collate_fn=loader.collate_fn,
     )
     tracking = get_track_meta()
