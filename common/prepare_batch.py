@@ -8,15 +8,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from monai.engines.utils import PrepareBatch, default_prepare_batch
+from monai.utils import ensure_tuple_rep
 
 __all__ = ["RandAffinePrepareBatch", "warp_batch"]
 
 
 def _pair(value: float | Sequence[float]) -> torch.Tensor:
-    values = [float(value)] * 2 if isinstance(value, (int, float)) else [float(v) for v in value]
-    if len(values) != 2:
-        raise ValueError(f"expected one number or two (one per axis), got {value!r}")
-    return torch.tensor(values)
+    """One number for both axes, or one per axis (MONAI's ``ensure_tuple_rep`` refuses any other length)."""
+    return torch.tensor(ensure_tuple_rep(value, 2), dtype=torch.float32)
 
 
 def warp_batch(
