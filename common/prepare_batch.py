@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,7 +39,12 @@ class RandAffinePrepareBatch(PrepareBatch):
     about the centre (the ranges of MONAI's ``RandAffine`` in 2D: angle in ``[-rotate_range, rotate_range]``,
     scale ``1 + [-s, s]`` per axis, translation in pixels) in one ``grid_sample`` over the whole batch, on the GPU
     where the batch is. ``RandAffined`` does the same one sample at a time in the data loader, which cost MNIST's
-    small network close to a third of its training rate on 2 CPU cores. Labels are left as they are (classification).
+    small network close to a third of its training rate on 2 CPU cores.
+
+    ``flip_prob`` flips each axis with that probability (``RandFlipd`` on each spatial axis) and ``rot90_prob`` turns
+    by 1, 2 or 3 quarter turns (``RandRotate90d``, square images); both fold into the same affine, so one resampling
+    does all. Labels are left as they are (classification) unless ``label_mode`` is given: then the label batch
+    ``(N, C, H, W)`` is warped by the same affines with that mode (``"nearest"`` for segmentation masks).
     Every rank of a DDP run draws the same sequence (the same ``seed``) for its own samples.
 
     The draws come from the object's own generator, seeded with ``seed``; ``state_dict`` / ``load_state_dict`` carry
@@ -52,21 +58,27 @@ class RandAffinePrepareBatch(PrepareBatch):
         shear_range: float | Sequence[float] = 0.0,
         translate_range: float | Sequence[float] = 0.0,
         scale_range: float | Sequence[float] = 0.0,
+        flip_prob: float = 0.0,
+        rot90_prob: float = 0.0,
         mode: str = "bilinear",
+        label_mode: str | None = None,
         padding_mode: str = "zeros",
         seed: int = 0,
     ) -> None:
-        if not 0.0 <= prob <= 1.0:
-            raise ValueError(f"prob must be in [0, 1], got {prob}")
+        for name, value in (("prob", prob), ("flip_prob", flip_prob), ("rot90_prob", rot90_prob)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
         self.prob, self.rotate_range = float(prob), float(rotate_range)
+        self.flip_prob, self.rot90_prob = float(flip_prob), float(rot90_prob)
         self.shear_range, self.translate_range = _pair(shear_range), _pair(translate_range)
         self.scale_range = _pair(scale_range)
-        self.mode, self.padding_mode = mode, padding_mode
+        self.mode, self.label_mode, self.padding_mode = mode, label_mode, padding_mode
         self.generator = torch.Generator().manual_seed(seed)
 
     def random_affines(self, n: int) -> torch.Tensor:
         """``(n, 2, 3)`` pixel affines for :func:`warp_batch`: the identity where a sample is not augmented. The same
-        number of numbers is drawn whatever happens, so the stream of draws depends on ``n`` alone."""
+        number of numbers is drawn whatever happens, so the stream of draws depends on ``n`` and the settings alone
+        (flips and quarter turns draw only where they are on, after the affine's draws)."""
 
         def uniform(*shape: int) -> torch.Tensor:  # in [-1, 1)
             return torch.rand(*shape, generator=self.generator) * 2 - 1
@@ -82,7 +94,16 @@ class RandAffinePrepareBatch(PrepareBatch):
         linear = rotation @ shearing @ torch.diag_embed(scale)
         affines = torch.cat([linear, shift[..., None]], dim=2)
         identity = torch.eye(2, 3).expand(n, 2, 3)
-        return torch.where(chosen[:, None, None], affines, identity)
+        affines = torch.where(chosen[:, None, None], affines, identity)
+        if self.flip_prob > 0 or self.rot90_prob > 0:
+            flipped = torch.rand(n, 2, generator=self.generator) < self.flip_prob
+            turned = torch.rand(n, generator=self.generator) < self.rot90_prob
+            quarter_turns = torch.randint(1, 4, (n,), generator=self.generator) * turned
+            cos, sin = torch.cos(quarter_turns * math.pi / 2).round(), torch.sin(quarter_turns * math.pi / 2).round()
+            turn = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+            symmetry = turn @ torch.diag_embed(1 - 2 * flipped.float())  # exact: entries are 0 and +-1
+            affines = torch.cat([affines[:, :, :2] @ symmetry, affines[:, :, 2:]], dim=2)
+        return affines
 
     def __call__(
         self,
@@ -93,7 +114,11 @@ class RandAffinePrepareBatch(PrepareBatch):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         image, label = default_prepare_batch(batchdata, device, non_blocking, **kwargs)
         affines = self.random_affines(image.shape[0])
-        return warp_batch(image, affines, self.mode, self.padding_mode), label
+        image = warp_batch(image, affines, self.mode, self.padding_mode)
+        if self.label_mode is not None and label is not None:
+            warped = warp_batch(label.float(), affines, self.label_mode, self.padding_mode)
+            label = warped.to(label.dtype)
+        return image, label
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}

@@ -61,7 +61,57 @@ def test_state_dict_resumes_the_same_draws():
     torch.testing.assert_close(resumed.random_affines(16), expected)
 
 
-@pytest.mark.parametrize("settings", [{"prob": 1.5}, {"translate_range": [1.0, 2.0, 3.0]}])
+@pytest.mark.parametrize(
+    "settings", [{"prob": 1.5}, {"flip_prob": -0.1}, {"rot90_prob": 2}, {"translate_range": [1.0, 2.0, 3.0]}]
+)
 def test_bad_settings_are_refused(settings):
     with pytest.raises(ValueError):
         RandAffinePrepareBatch(**settings)
+
+
+def test_flips_on_both_axes_turn_the_picture_and_its_label_half_round():
+    image, label = torch.rand(2, 3, 8, 8), (torch.rand(2, 1, 8, 8) > 0.5).float()
+    augment = RandAffinePrepareBatch(prob=0.0, flip_prob=1.0, label_mode="nearest")
+    warped, warped_label = augment({"image": image, "label": label})
+    torch.testing.assert_close(warped, torch.flip(image, dims=(2, 3)), atol=1e-5, rtol=0)
+    assert torch.equal(warped_label, torch.flip(label, dims=(2, 3)))
+
+
+def test_quarter_turns_are_exact_and_cover_one_to_three_turns():
+    augment = RandAffinePrepareBatch(prob=0.0, rot90_prob=1.0, seed=2)
+    image = torch.rand(1, 1, 6, 6).expand(60, 1, 6, 6)
+    warped, _ = augment({"image": image, "label": None})
+    turns = set()
+    for sample in warped:
+        matches = [k for k in range(4) if torch.allclose(sample, torch.rot90(image[0], k, dims=(1, 2)), atol=1e-5)]
+        assert len(matches) == 1 and matches[0] != 0  # each sample one whole quarter turn, never none
+        turns.add(matches[0])
+    assert turns == {1, 2, 3}
+
+
+def test_flip_and_turn_probabilities_choose_the_samples():
+    affines = RandAffinePrepareBatch(prob=0.0, flip_prob=0.5, rot90_prob=0.5).random_affines(4000)
+    unchanged = torch.all(torch.isclose(affines, torch.eye(2, 3)).flatten(1), dim=1)
+    # unchanged only when neither axis flips and no turn is drawn (or a half turn meets a flip of both axes)
+    assert 0.14 < unchanged.float().mean() < 0.20  # 1/8 + 1/2 * 1/3 * 1/4 = 0.1667
+    assert torch.all(affines[:, :, :2].abs().round() == affines[:, :, :2].abs())  # symmetries only: entries 0, +-1
+
+
+def test_segmentation_labels_move_with_their_pictures():
+    # the picture is its own label: after the same warp, the label must equal the thresholded warped picture
+    mask = torch.zeros(4, 1, 32, 32)
+    mask[:, :, 8:20, 10:26] = 1.0
+    augment = RandAffinePrepareBatch(
+        prob=1.0, rotate_range=0.3, scale_range=0.15, flip_prob=0.5, rot90_prob=0.5, label_mode="nearest", seed=5
+    )
+    warped, warped_label = augment({"image": mask, "label": mask.clone()})
+    assert set(warped_label.unique().tolist()) <= {0.0, 1.0}  # nearest: still a mask
+    inside = (warped > 0.99) | (warped < 0.01)  # away from the interpolated edge, both agree
+    assert torch.equal(warped_label[inside], (warped[inside] > 0.5).float())
+    assert not torch.equal(warped_label, mask)
+
+
+def test_labels_are_untouched_without_label_mode():
+    label = torch.ones(2, 1, 8, 8)
+    _, same = RandAffinePrepareBatch(prob=1.0, rotate_range=1.0, flip_prob=1.0)({"image": label.clone(), "label": label})
+    assert same is label
