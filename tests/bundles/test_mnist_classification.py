@@ -145,14 +145,3 @@ def test_shipped_figures_reproduce_on_the_shared_data(tmp_path):
     shown there prints for the shipped weights, on the 6,000-image validation split (fixed seed) of MNIST's
     training files, which the shared folder holds (it has no t10k files)."""
     assert_shipped_figures_reproduce("mnist_classification", "mnist", tmp_path, eval_split="validation")
-
-
-@pytest.mark.parametrize("workers", [0, 2])
-def test_loader_processes_live_across_epochs(tiny_mnist_dir, workers):
-    from monai.bundle import ConfigParser
-
-    parser = ConfigParser()
-    parser.read_config(CONFIGS / "train.yaml")
-    parser.update({"bundle_root": str(BUNDLE), "dataset_dir": str(tiny_mnist_dir), "num_workers": workers})
-    loader = parser.get_parsed_content("train#dataloader")
-    assert loader.num_workers == workers and loader.persistent_workers is (workers > 0)  # none: nothing to keep

@@ -113,5 +113,6 @@ def test_segmentation_labels_move_with_their_pictures():
 
 def test_labels_are_untouched_without_label_mode():
     label = torch.ones(2, 1, 8, 8)
-    _, same = RandAffinePrepareBatch(prob=1.0, rotate_range=1.0, flip_prob=1.0)({"image": label.clone(), "label": label})
+    augment = RandAffinePrepareBatch(prob=1.0, rotate_range=1.0, flip_prob=1.0)
+    _, same = augment({"image": label.clone(), "label": label})
     assert same is label
