@@ -1,4 +1,5 @@
-"""Random affine augmentation of a whole 2D batch at once, as a trainer's ``prepare_batch``."""
+"""Random flips, quarter turns and affine of a whole 2D batch (and of its segmentation labels) at once, as a
+trainer's ``prepare_batch``."""
 
 from __future__ import annotations
 
