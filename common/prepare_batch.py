@@ -20,6 +20,11 @@ def _pair(value: float | Sequence[float]) -> torch.Tensor:
     return torch.tensor(ensure_tuple_rep(value, 2), dtype=torch.float32)
 
 
+def _rotations(cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """``(n, 2, 2)`` rotation matrices from the cosines and sines of ``n`` angles."""
+    return torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+
+
 def warp_batch(
     image: torch.Tensor, affines: torch.Tensor, mode: str = "bilinear", padding_mode: str = "zeros"
 ) -> torch.Tensor:
@@ -88,8 +93,7 @@ class RandAffinePrepareBatch(PrepareBatch):
         angle = uniform(n) * self.rotate_range
         shear, scale = uniform(n, 2) * self.shear_range, 1 + uniform(n, 2) * self.scale_range
         shift = uniform(n, 2) * self.translate_range
-        cos, sin = torch.cos(angle), torch.sin(angle)
-        rotation = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+        rotation = _rotations(torch.cos(angle), torch.sin(angle))
         shearing = torch.eye(2).repeat(n, 1, 1)
         shearing[:, 0, 1], shearing[:, 1, 0] = shear[:, 0], shear[:, 1]
         linear = rotation @ shearing @ torch.diag_embed(scale)
@@ -100,9 +104,9 @@ class RandAffinePrepareBatch(PrepareBatch):
             flipped = torch.rand(n, 2, generator=self.generator) < self.flip_prob
             turned = torch.rand(n, generator=self.generator) < self.rot90_prob
             quarter_turns = torch.randint(1, 4, (n,), generator=self.generator) * turned
-            cos, sin = torch.cos(quarter_turns * math.pi / 2).round(), torch.sin(quarter_turns * math.pi / 2).round()
-            turn = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
-            symmetry = turn @ torch.diag_embed(1 - 2 * flipped.float())  # exact: entries are 0 and +-1
+            quarter = quarter_turns * math.pi / 2
+            turn = _rotations(torch.cos(quarter).round(), torch.sin(quarter).round())  # exactly 0 and +-1
+            symmetry = turn @ torch.diag_embed(1 - 2 * flipped.float())  # exact too
             affines = torch.cat([affines[:, :, :2] @ symmetry, affines[:, :, 2:]], dim=2)
         return affines
 
