@@ -16,8 +16,9 @@ __all__ = ["RandAffinePrepareBatch", "warp_batch"]
 
 
 def _pair(value: float | Sequence[float]) -> torch.Tensor:
-    """One number for both axes, or one per axis (MONAI's ``ensure_tuple_rep`` refuses any other length)."""
-    return torch.tensor(ensure_tuple_rep(value, 2), dtype=torch.float32)
+    """One number for both axes, or one per spatial axis in MONAI's array order (height, width), returned in the
+    affine's ``(x, y)`` = (width, height) order (MONAI's ``ensure_tuple_rep`` refuses any other length)."""
+    return torch.tensor(ensure_tuple_rep(value, 2)[::-1], dtype=torch.float32)
 
 
 def _rotations(cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -47,9 +48,11 @@ class RandAffinePrepareBatch(PrepareBatch):
     where the batch is. ``RandAffined`` does the same one sample at a time in the data loader, which cost MNIST's
     small network close to a third of its training rate on 2 CPU cores.
 
-    ``flip_prob`` flips each axis with that probability (``RandFlipd`` on each spatial axis) and ``rot90_prob`` turns
-    by 1, 2 or 3 quarter turns (``RandRotate90d``, square images); both fold into the same affine, so one resampling
-    does all. Labels are left as they are (classification) unless ``label_mode`` is given: then the label batch
+    ``flip_prob`` flips each axis with that probability (``RandFlipd`` on each spatial axis; a pair gives each axis its
+    own, e.g. ``[0, 0.5]`` flips left-right only) and ``rot90_prob`` turns by 1, 2 or 3 quarter turns
+    (``RandRotate90d``, square images); both fold into the same affine, so one resampling does all. A pair of numbers
+    (``flip_prob``, ``shear_range``, ``translate_range``, ``scale_range``) is per spatial axis in MONAI's order:
+    height (``spatial_axis`` 0), then width (1). Labels are left as they are (classification) unless ``label_mode`` is given: then the label batch
     ``(N, C, H, W)`` is warped by the same affines with that mode (``"nearest"`` for segmentation masks).
     Every rank of a DDP run draws the same sequence (the same ``seed``) for its own samples.
 
@@ -64,7 +67,7 @@ class RandAffinePrepareBatch(PrepareBatch):
         shear_range: float | Sequence[float] = 0.0,
         translate_range: float | Sequence[float] = 0.0,
         scale_range: float | Sequence[float] = 0.0,
-        flip_prob: float = 0.0,
+        flip_prob: float | Sequence[float] = 0.0,
         rot90_prob: float = 0.0,
         mode: str = "bilinear",
         label_mode: str | None = None,
@@ -72,10 +75,10 @@ class RandAffinePrepareBatch(PrepareBatch):
         seed: int = 0,
     ) -> None:
         for name, value in (("prob", prob), ("flip_prob", flip_prob), ("rot90_prob", rot90_prob)):
-            if not 0.0 <= value <= 1.0:
+            if not all(0.0 <= v <= 1.0 for v in ensure_tuple_rep(value, 2 if name == "flip_prob" else 1)):
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
         self.prob, self.rotate_range = float(prob), float(rotate_range)
-        self.flip_prob, self.rot90_prob = float(flip_prob), float(rot90_prob)
+        self.flip_prob, self.rot90_prob = _pair(flip_prob), float(rot90_prob)
         self.shear_range, self.translate_range = _pair(shear_range), _pair(translate_range)
         self.scale_range = _pair(scale_range)
         self.mode, self.label_mode, self.padding_mode = mode, label_mode, padding_mode
@@ -100,7 +103,7 @@ class RandAffinePrepareBatch(PrepareBatch):
         affines = torch.cat([linear, shift[..., None]], dim=2)
         identity = torch.eye(2, 3).expand(n, 2, 3)
         affines = torch.where(chosen[:, None, None], affines, identity)
-        if self.flip_prob > 0 or self.rot90_prob > 0:
+        if self.flip_prob.any() or self.rot90_prob > 0:
             flipped = torch.rand(n, 2, generator=self.generator) < self.flip_prob
             turned = torch.rand(n, generator=self.generator) < self.rot90_prob
             quarter_turns = torch.randint(1, 4, (n,), generator=self.generator) * turned

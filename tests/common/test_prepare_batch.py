@@ -62,7 +62,15 @@ def test_state_dict_resumes_the_same_draws():
 
 
 @pytest.mark.parametrize(
-    "settings", [{"prob": 1.5}, {"flip_prob": -0.1}, {"rot90_prob": 2}, {"translate_range": [1.0, 2.0, 3.0]}]
+    "settings",
+    [
+        {"prob": 1.5},
+        {"flip_prob": -0.1},
+        {"flip_prob": [0.0, 1.5]},
+        {"flip_prob": [0.5, 0.5, 0.5]},
+        {"rot90_prob": 2},
+        {"translate_range": [1.0, 2.0, 3.0]},
+    ],
 )
 def test_bad_settings_are_refused(settings):
     with pytest.raises(ValueError):
@@ -75,6 +83,28 @@ def test_flips_on_both_axes_turn_the_picture_and_its_label_half_round():
     warped, warped_label = augment({"image": image, "label": label})
     torch.testing.assert_close(warped, torch.flip(image, dims=(2, 3)), atol=1e-5, rtol=0)
     assert torch.equal(warped_label, torch.flip(label, dims=(2, 3)))
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_a_flip_probability_per_axis_flips_that_spatial_axis_alone(axis):
+    image, label = torch.rand(3, 2, 7, 10), (torch.rand(3, 1, 7, 10) > 0.5).float()
+    flip_prob = [1.0, 0.0] if axis == 0 else [0.0, 1.0]  # as RandFlipd's spatial_axis: 0 height, 1 width
+    augment = RandAffinePrepareBatch(prob=0.0, flip_prob=flip_prob, label_mode="nearest")
+    warped, warped_label = augment({"image": image, "label": label})
+    torch.testing.assert_close(warped, torch.flip(image, dims=(2 + axis,)), atol=1e-5, rtol=0)
+    assert torch.equal(warped_label, torch.flip(label, dims=(2 + axis,)))
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_a_range_per_axis_acts_on_that_spatial_axis_alone(axis):
+    # scaling only the height keeps the centre row (scaling only the width, the centre column) as it was
+    image = torch.rand(8, 1, 9, 11)
+    scale_range = [0.4, 0.0] if axis == 0 else [0.0, 0.4]
+    warped, _ = RandAffinePrepareBatch(prob=1.0, scale_range=scale_range, seed=4)({"image": image, "label": None})
+    kept, changed = (warped[:, :, 4, :], warped[:, :, :, 5]) if axis == 0 else (warped[:, :, :, 5], warped[:, :, 4, :])
+    original = (image[:, :, 4, :], image[:, :, :, 5]) if axis == 0 else (image[:, :, :, 5], image[:, :, 4, :])
+    torch.testing.assert_close(kept, original[0], atol=1e-5, rtol=0)
+    assert not torch.allclose(changed, original[1], atol=1e-3)
 
 
 def test_quarter_turns_are_exact_and_cover_one_to_three_turns():
