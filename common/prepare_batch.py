@@ -52,9 +52,9 @@ class RandAffinePrepareBatch(PrepareBatch):
     own, e.g. ``[0, 0.5]`` flips left-right only) and ``rot90_prob`` turns by 1, 2 or 3 quarter turns
     (``RandRotate90d``, square images); both fold into the same affine, so one resampling does all. A pair of numbers
     (``flip_prob``, ``shear_range``, ``translate_range``, ``scale_range``) is per spatial axis in MONAI's order:
-    height (``spatial_axis`` 0), then width (1). Labels are left as they are (classification) unless ``label_mode`` is given: then the label batch
-    ``(N, C, H, W)`` is warped by the same affines with that mode (``"nearest"`` for segmentation masks).
-    Every rank of a DDP run draws the same sequence (the same ``seed``) for its own samples.
+    height (``spatial_axis`` 0), then width (1). Labels are left as they are (classification) unless ``label_mode``
+    is given: then the label batch ``(N, C, H, W)`` is warped by the same affines with that mode (``"nearest"`` for
+    segmentation masks). Every rank of a DDP run draws the same sequence (the same ``seed``) for its own samples.
 
     The draws come from the object's own generator, seeded with ``seed``; ``state_dict`` / ``load_state_dict`` carry
     its state, so that a resumed run draws what the uninterrupted run would have.

@@ -101,3 +101,16 @@ def test_resume_without_a_checkpoint_names_the_missing_file(tiny_mnist_dir, tmp_
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: {tmp_path / 'runs' / 'last.pt'}: no checkpoint to resume from (train without --resume first)."
     )
+
+
+@pytest.mark.parametrize("bundle", sorted(p.name for p in (REPO_ROOT / "bundles").iterdir() if p.is_dir()))
+def test_augmentation_on_the_batch_is_saved_for_resuming(bundle):
+    # a trainer's prepare_batch that draws random warps must resume its draws, as the loader's transforms do
+    from monai.bundle import ConfigParser
+
+    config = ConfigParser.load_config_file(REPO_ROOT / "bundles" / bundle / "configs" / "train.yaml")
+    if "prepare_batch" not in config["train"]:
+        pytest.skip(f"{bundle} augments in its data loader only")
+    assert config["train"]["trainer"]["prepare_batch"] == "@train#prepare_batch"
+    [checkpoint] = [h for h in config["train"]["handlers"] if h["_target_"].endswith("ResumableCheckpoint")]
+    assert "@train#prepare_batch" in checkpoint["save_dict"].values()
