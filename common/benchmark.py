@@ -2,7 +2,8 @@
 
 Every bundle is measured in its own process (so that its peak RSS is its own) on data generated for the purpose: its
 ``train.yaml`` runs as configured (handlers, dataset, data loader) with validation switched off, and a reference loop
-written here trains the same network with the same loss and optimizer on the same batches, already in memory.
+written here trains the same network with the same loss and optimizer on the same batches, already in memory: after
+each measured epoch of the trainer, as many steps as the epoch had, so that machine drift affects both alike.
 """
 
 from __future__ import annotations
@@ -160,7 +161,6 @@ def _train_parser(bundle: Path, data: Path, work: Path, overrides: dict, epochs:
         "epochs": epochs,
         "val_interval": 10**6,  # throughput of training alone
         "progress_bar": False,
-        "num_workers": None if torch.cuda.is_available() else 0,  # a GPU machine: the bundle's own loader workers
         **overrides,
     }
     for key, value in settings.items():
@@ -183,14 +183,21 @@ def _prepared_trainer(parser):
     return parser.get_parsed_content("train#trainer")
 
 
-def _measure_training(parser, warmup_epochs: int, keep_batches: int) -> tuple[dict, list]:
-    """Run the bundle's trainer; after ``warmup_epochs``, count samples, time and the time spent waiting for data."""
+def _measure_training(
+    parser, warmup_epochs: int, keep_batches: int, device: torch.device, compile: bool = False
+) -> tuple[object, dict, dict]:
+    """Run the bundle's trainer; after ``warmup_epochs``, count samples, time and the time spent waiting for data.
+    After each measured epoch (outside its time) the reference loop of :func:`_reference_loop` trains for as many
+    steps on the epoch's batches, so that both rates come from the same minutes of the machine and drift cancels.
+    Returns the trainer, its clock and the reference's, each clock with a list of per-epoch samples per second."""
     from ignite.engine import Events
 
     trainer = _prepared_trainer(parser)
-    clock = {"samples": 0, "wait": 0.0, "time": 0.0, "iterations": 0}
+    clock = {"samples": 0, "wait": 0.0, "time": 0.0, "iterations": 0, "epoch_rates": []}
+    reference_clock = {"samples": 0, "time": 0.0, "epoch_rates": []}
     batches: list = []
     marks: dict = {}
+    reference: list = []  # the reference's step function, built after the first measured epoch
 
     def measuring(engine) -> bool:
         return engine.state.epoch > warmup_epochs
@@ -198,7 +205,7 @@ def _measure_training(parser, warmup_epochs: int, keep_batches: int) -> tuple[di
     @trainer.on(Events.EPOCH_STARTED)
     def epoch_started(engine):
         _synchronize()
-        marks["epoch"] = time.perf_counter()
+        marks.update(epoch=time.perf_counter(), samples=0, iterations=0)
 
     @trainer.on(Events.GET_BATCH_STARTED)
     def get_batch_started(engine):
@@ -209,27 +216,37 @@ def _measure_training(parser, warmup_epochs: int, keep_batches: int) -> tuple[di
         if measuring(engine):
             clock["wait"] += time.perf_counter() - marks["batch"]
             image, label = engine.state.batch["image"], engine.state.batch["label"]
-            clock["samples"] += image.shape[0]
-            clock["iterations"] += 1
+            marks["samples"] += image.shape[0]
+            marks["iterations"] += 1
             if len(batches) < keep_batches:
                 batches.append((_plain(image), _plain(label)))
 
     @trainer.on(Events.EPOCH_COMPLETED)
     def epoch_completed(engine):
-        if measuring(engine):
-            _synchronize()
-            clock["time"] += time.perf_counter() - marks["epoch"]
+        if not measuring(engine):
+            return
+        _synchronize()
+        seconds = time.perf_counter() - marks["epoch"]
+        clock["time"] += seconds
+        clock["samples"] += marks["samples"]
+        clock["iterations"] += marks["iterations"]
+        clock["epoch_rates"].append(marks["samples"] / seconds)
+        if not reference:
+            reference.append(_reference_loop(parser, trainer, device, compile))
+            reference[0](*batches[0])  # warm-up (and compilation), not timed
+        samples, seconds = _timed_steps(reference[0], batches, marks["iterations"])
+        reference_clock["samples"] += samples
+        reference_clock["time"] += seconds
+        reference_clock["epoch_rates"].append(samples / seconds)
 
     trainer.run()
-    return clock, batches
+    return trainer, clock, reference_clock
 
 
-def _reference_training(
-    parser, trainer, batches: list, iterations: int, device: torch.device, compile: bool = False
-) -> float:
-    """Samples per second of a plain PyTorch loop: the same network (fresh), loss and optimizer on in-memory batches,
-    with mixed precision (autocast and a gradient scaler) where the trainer has it (its ``amp``, CUDA only); with
-    ``compile``, the network goes through ``torch.compile`` (compiled during the warm-up step, not timed)."""
+def _reference_loop(parser, trainer, device: torch.device, compile: bool = False) -> Callable:
+    """One training step of a plain PyTorch loop, as a function of an (image, label) batch: the same network (fresh),
+    loss and optimizer as the trainer's, with mixed precision (autocast and a gradient scaler) where the trainer has
+    it (its ``amp``, CUDA only); with ``compile``, the network goes through ``torch.compile``."""
     network = parser.get_parsed_content("network_def", lazy=False).to(device)
     model = torch.compile(network) if compile else network
     loss_function = parser.get_parsed_content("loss", lazy=False)
@@ -248,7 +265,11 @@ def _reference_training(
         scaler.step(optimizer)
         scaler.update()
 
-    step(*batches[0])  # warm-up
+    return step
+
+
+def _timed_steps(step: Callable, batches: list, iterations: int) -> tuple[int, float]:
+    """Samples and seconds of ``iterations`` calls of ``step`` on ``batches`` in turn."""
     _synchronize()
     samples, start = 0, time.perf_counter()
     for i in range(iterations):
@@ -256,7 +277,7 @@ def _reference_training(
         step(image, label)
         samples += image.shape[0]
     _synchronize()
-    return samples / (time.perf_counter() - start)
+    return samples, time.perf_counter() - start
 
 
 def _epoch_seconds(loader) -> float:
@@ -266,19 +287,17 @@ def _epoch_seconds(loader) -> float:
     return time.perf_counter() - start
 
 
-def _data_pipeline(parser) -> tuple[float, float]:
-    """Seconds for one epoch of the bundle's data loader (cache filled) and of a plain ``Dataset`` + ``DataLoader``
+def _data_pipeline(loader) -> tuple[float, float]:
+    """Seconds for one epoch of the trainer's data loader (cache filled) and of a plain ``Dataset`` + ``DataLoader``
     that runs every transform again, with MONAI's metadata tracking on (loading and resampling need it)."""
     from monai.data import DataLoader, Dataset, get_track_meta, set_track_meta
 
-    loader = parser.get_parsed_content("train#dataloader")
     cached = _epoch_seconds(loader)
-    dataset = parser.get_parsed_content("train#dataset")
     plain = DataLoader(
-        Dataset(dataset.data, dataset.transform),
+        Dataset(loader.dataset.data, loader.dataset.transform),
         batch_size=loader.batch_size,
         shuffle=True,
-        num_workers=parser.get_parsed_content("num_workers"),
+        num_workers=loader.num_workers,
         collate_fn=loader.collate_fn,
     )
     tracking = get_track_meta()
@@ -387,18 +406,18 @@ def measure_bundle(
         data = spec.make_data(tmp / "data", quick)
         sizes = spec.quick if quick else (spec.full if device.type == "cpu" else {})  # a GPU: the defaults
         settings = {**sizes, **({"train#trainer#compile": True} if compile else {}), **(overrides or {})}
-        warmup, measured = (1, 1) if quick else (1, 3)
+        warmup, measured = (1, 1) if quick else (1, 5)
         parser = _train_parser(bundle, data, tmp, settings, warmup + measured)
-        clock, batches = _measure_training(parser, warmup, keep_batches=8 if quick else 32)
-        trainer = parser.get_parsed_content("train#trainer")
+        trainer, clock, reference = _measure_training(parser, warmup, 8 if quick else 32, device, compile)
         train_rate = round(clock["samples"] / clock["time"], 2)
-        cached, plain = _data_pipeline(parser)  # the trainer's own data loader, before the reference re-parses
-        reference_rate = round(_reference_training(parser, trainer, batches, clock["iterations"], device, compile), 2)
+        reference_rate = round(reference["samples"] / reference["time"], 2)
+        cached, plain = _data_pipeline(trainer.data_loader)
     shape = spec.quick_case_shape if quick and spec.quick_case_shape else spec.case_shape
     result = {
         "train_samples_per_s": train_rate,
         "reference_samples_per_s": reference_rate,
         "train_ratio": round(train_rate / reference_rate, 3),  # of the two figures as written
+        "train_ratio_per_epoch": [round(t / r, 3) for t, r in zip(clock["epoch_rates"], reference["epoch_rates"])],
         "data_wait_fraction": round(clock["wait"] / clock["time"], 4),
         "measured_iterations": clock["iterations"],
         "measured_samples": clock["samples"],

@@ -5,7 +5,10 @@ import math
 import subprocess
 import sys
 
-from bundle_common.benchmark import FIELDS, _prepared_trainer, _sliding_window_of, run_suite
+import torch
+
+from bundle_common import benchmark
+from bundle_common.benchmark import FIELDS, _measure_training, _prepared_trainer, _sliding_window_of, run_suite
 from bundle_common.bundle_cli import REPO_ROOT
 
 
@@ -32,6 +35,7 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path):
         ratio = round(figures["train_samples_per_s"] / figures["reference_samples_per_s"], 3)
         assert figures["train_ratio"] == ratio
         assert 0 < figures["data_wait_fraction"] < 1
+        assert len(figures["train_ratio_per_epoch"]) == 1 and figures["train_ratio_per_epoch"][0] > 0  # --quick: one
         assert table[row].startswith(f"| {name} | ") and table[row].count("|") == len(FIELDS) + 2
 
 
@@ -72,3 +76,52 @@ def test_sliding_window_sweep_skips_slice_inferers():
     assert _sliding_window_of(slices) is None
     assert _sliding_window_of(FlipAveragingInferer(slices, flip_axes=[[], [1]])) is None
     assert _sliding_window_of(SimpleInferer()) is None
+
+
+def test_reference_steps_after_each_measured_epoch(monkeypatch):
+    """The reference loop trains between the trainer's measured epochs, as many steps as each had (one warm-up step
+    first), never during the warm-up epoch: both rates come from the same minutes."""
+    from ignite.engine import Events
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser(
+        {
+            "network_def": {"_target_": "torch.nn.Linear", "in_features": 4, "out_features": 2},
+            "network": "@network_def",
+            "loss": {"_target_": "torch.nn.CrossEntropyLoss"},
+            "optimizer": {"_target_": "torch.optim.SGD", "params": "$@network.parameters()", "lr": 0.1},
+            "data": "$[{'image': torch.randn(4), 'label': torch.tensor(i % 2)} for i in range(12)]",
+            "train": {
+                "dataloader": {"_target_": "DataLoader", "dataset": "@data", "batch_size": 4},
+                "trainer": {
+                    "_target_": "SupervisedTrainer",
+                    "max_epochs": 4,
+                    "device": "$torch.device('cpu')",
+                    "train_data_loader": "@train#dataloader",
+                    "network": "@network",
+                    "loss_function": "@loss",
+                    "optimizer": "@optimizer",
+                },
+            },
+            "initialize": [],
+            "run": ["$@train#trainer.run()"],
+        }
+    )
+    events = []
+    prepared, reference_loop = benchmark._prepared_trainer, benchmark._reference_loop
+
+    def recording_trainer(parser):
+        trainer = prepared(parser)
+        trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda engine: events.append(engine.state.epoch))
+        return trainer
+
+    def recording_reference(*args):
+        step = reference_loop(*args)
+        return lambda image, label: (events.append("reference"), step(image, label))
+
+    monkeypatch.setattr(benchmark, "_prepared_trainer", recording_trainer)
+    monkeypatch.setattr(benchmark, "_reference_loop", recording_reference)
+    trainer, clock, reference = _measure_training(parser, 1, 8, torch.device("cpu"))
+    assert events == [1] * 3 + [2] * 3 + ["reference"] * 4 + [3] * 3 + ["reference"] * 3 + [4] * 3 + ["reference"] * 3
+    assert clock["iterations"] == 9 and clock["samples"] == reference["samples"] == 36
+    assert len(clock["epoch_rates"]) == len(reference["epoch_rates"]) == 3

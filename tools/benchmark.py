@@ -1,20 +1,20 @@
 """Speed of every bundle against a plain PyTorch loop, on generated data; writes OUT/benchmark.json and .md.
 
     python tools/benchmark.py --quick --out runs/benchmark_quick      # a few minutes: small data, one measured epoch
-    python tools/benchmark.py --out runs/benchmark                    # more data, three measured epochs
+    python tools/benchmark.py --out runs/benchmark                    # more data, five measured epochs
     python tools/benchmark.py --quick --out O --bundles "['mnist_classification']"
     python tools/benchmark.py --quick --compile --out O                # the same, training through torch.compile
     python tools/benchmark.py --out O --overrides "{'num_workers': 8}"  # a train.yaml setting changed, every bundle
     python tools/benchmark.py --time_to_quality --data_root ../shared/data --max_minutes 30 --out O [--bundles ...]
 
 Per bundle: train_samples_per_s (the bundle's train.yaml, validation off, after one warm-up epoch),
-reference_samples_per_s (a plain loop: same network, loss, optimizer and batches, already in memory), train_ratio,
-data_wait_fraction (share of the measured epochs spent waiting for the next batch), epoch_s_cached / epoch_s_plain
-(one epoch of the bundle's data loader vs a plain Dataset re-running every transform), infer_ms_eager /
-infer_ms_torchscript / infer_ms_eager_1_thread (one case through the inference config's inferer with the shipped
-weights), peak_rss_mb; and the device. --time_to_quality: wall time of each train.yaml, as configured, to reach a
-validation figure on the real data (MNIST 0.99 accuracy, DRIVE 0.78 Dice, LGG 0.85 per-patient DSC, liver 0.90 /
-0.75 Dice). Not a test: nothing passes or fails on speed.
+reference_samples_per_s (a plain loop: same network, loss, optimizer and batches, already in memory, run after each
+measured epoch for as many steps), train_ratio and train_ratio_per_epoch, data_wait_fraction (share of the measured
+epochs spent waiting for the next batch), epoch_s_cached / epoch_s_plain (one epoch of the bundle's data loader vs a
+plain Dataset re-running every transform), infer_ms_eager / infer_ms_torchscript / infer_ms_eager_1_thread (one case
+through the inference config's inferer with the shipped weights), peak_rss_mb; and the device. --time_to_quality:
+wall time of each train.yaml, as configured, to reach a validation figure on the real data (MNIST 0.99 accuracy,
+DRIVE 0.78 Dice, LGG 0.85 per-patient DSC, liver 0.90 / 0.75 Dice). Not a test: nothing passes or fails on speed.
 """
 
 import fire

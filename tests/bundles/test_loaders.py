@@ -1,13 +1,14 @@
 """Beside a GPU the training loaders of MNIST, DRIVE and the liver bundles start processes that live across epochs; on
-a CPU they stay as the shipped weights were trained (no processes for MNIST and DRIVE; 4, restarted each epoch, for
-the liver bundles, whose random draws depend on them). LGG loads in its main process everywhere (not measured beside
-a GPU in its shipped form; README, Performance)."""
+a CPU they start none, as the shipped weights were trained. LGG loads in its main process everywhere (not measured
+beside a GPU in its shipped form; README, Performance). MNIST, LGG and the fine liver bundle prepare the next batch in a
+thread (``ThreadDataLoader``) beside a GPU only: on a CPU the thread slowed the network's steps."""
 
 import os
 
 import pytest
 import torch
 from monai.bundle import ConfigParser
+from monai.data import ThreadDataLoader
 
 from bundle_common.bundle_cli import REPO_ROOT
 
@@ -18,7 +19,8 @@ BESIDE_A_GPU = {
     "liver_ct_coarse_segmentation": 12,
     "liver_ct_fine_segmentation": 12,
 }
-ON_A_CPU = {"liver_ct_coarse_segmentation": 4, "liver_ct_fine_segmentation": 4}  # the others: 0
+THREAD_BESIDE_A_GPU = ["brain_mri_lgg_segmentation", "liver_ct_fine_segmentation", "mnist_classification"]
+ALL = sorted({*BESIDE_A_GPU, *THREAD_BESIDE_A_GPU})
 
 
 def _training_loader(bundle: str, monkeypatch, cuda: bool, **overrides):
@@ -35,7 +37,7 @@ def _training_loader(bundle: str, monkeypatch, cuda: bool, **overrides):
 @pytest.mark.parametrize("cuda", [False, True])
 def test_loader_processes_by_default(bundle, cuda, monkeypatch):
     loader = _training_loader(bundle, monkeypatch, cuda)
-    workers = BESIDE_A_GPU[bundle] if cuda else ON_A_CPU.get(bundle, 0)
+    workers = BESIDE_A_GPU[bundle] if cuda else 0
     assert loader.num_workers == workers
     assert loader.persistent_workers is (cuda and workers > 0)
 
@@ -45,3 +47,10 @@ def test_loader_processes_by_default(bundle, cuda, monkeypatch):
 def test_loader_processes_set_by_hand_beside_a_gpu(bundle, workers, monkeypatch):
     loader = _training_loader(bundle, monkeypatch, True, num_workers=workers)
     assert loader.num_workers == workers and loader.persistent_workers is (workers > 0)  # none: nothing to keep
+
+
+@pytest.mark.parametrize("bundle", ALL)
+@pytest.mark.parametrize("cuda", [False, True])
+def test_loader_thread_beside_a_gpu_only(bundle, cuda, monkeypatch):
+    loader = _training_loader(bundle, monkeypatch, cuda)
+    assert isinstance(loader, ThreadDataLoader) is (cuda and bundle in THREAD_BESIDE_A_GPU)
