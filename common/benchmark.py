@@ -45,6 +45,7 @@ FIELDS = (
     "data_wait_fraction",
     "epoch_s_cached",
     "epoch_s_plain",
+    "cache_mb",
     "infer_ms_eager",
     "infer_ms_torchscript",
     "infer_ms_eager_1_thread",
@@ -280,6 +281,14 @@ def _timed_steps(step: Callable, batches: list, iterations: int) -> tuple[int, f
     return samples, time.perf_counter() - start
 
 
+def _cache_mb(dataset) -> float | None:
+    """MiB held by a ``CacheDataset``'s cache (the items after the deterministic transforms); None for no cache."""
+    from .data.cache import nbytes
+
+    cache = getattr(dataset, "_cache", None)
+    return None if cache is None else round(sum(nbytes(item) for item in cache) / 2**20, 1)
+
+
 def _epoch_seconds(loader) -> float:
     start = time.perf_counter()
     for _ in loader:
@@ -424,6 +433,7 @@ def measure_bundle(
         "amp": bool(trainer.amp),  # the bundle's trainer (and so the reference loop) in mixed precision
         "epoch_s_cached": round(cached, 3),
         "epoch_s_plain": round(plain, 3),
+        "cache_mb": _cache_mb(trainer.data_loader.dataset),
         "infer_case_shape": list(shape),
     }
     figures = _inference(bundle, shape, 2 if quick else 5, device, sweep=not quick)
@@ -533,39 +543,45 @@ def time_to_quality(
     name: str, data_root: str | os.PathLike, max_minutes: float = 30.0, val_interval: int | None = None, **overrides
 ) -> dict:
     """Wall time for the bundle's train.yaml (its defaults; validation every ``val_interval`` epochs, by default the
-    config's own) to reach the
-    validation figure of :data:`QUALITY` on the real data under ``data_root``; it stops there, or after
-    ``max_minutes`` of training with the best figure so far."""
+    config's own) to reach the validation figure of :data:`QUALITY` on the real data under ``data_root``; it stops
+    there, or after ``max_minutes`` of training with the best figure so far. MONAI's metadata tracking, which a
+    bundle may switch off, is as before afterwards, for the next bundle."""
     from ignite.engine import Events
+    from monai.data import get_track_meta, set_track_meta
 
     folder, target = QUALITY[name]
     bundle = REPO_ROOT / "bundles" / name
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        settings = {"val_interval": val_interval, **overrides}
-        parser = _train_parser(bundle, Path(data_root) / folder, Path(tmp), settings, epochs=None)
-        trainer = _prepared_trainer(parser)
-        validator = parser.get_parsed_content("validate#evaluator")
-        marks = {"setup_s": time.perf_counter() - start, "reached": False, "best": -1.0, "epochs": 0}
-        trained_from = time.perf_counter()
+    track_meta = get_track_meta()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            settings = {"val_interval": val_interval, **overrides}
+            parser = _train_parser(bundle, Path(data_root) / folder, Path(tmp), settings, epochs=None)
+            trainer = _prepared_trainer(parser)
+            validator = parser.get_parsed_content("validate#evaluator")
+            marks = {"setup_s": time.perf_counter() - start, "reached": False, "best": -1.0, "epochs": 0}
+            trained_from = time.perf_counter()
 
-        @validator.on(Events.COMPLETED)
-        def check_figure(engine):
-            figure = float(engine.state.metrics[engine.state.key_metric_name])
-            marks["best"] = max(marks["best"], figure)
-            if figure >= target and not marks["reached"]:
-                marks.update(reached=True, epochs=trainer.state.epoch, train_s=time.perf_counter() - trained_from)
-                trainer.terminate()
+            @validator.on(Events.COMPLETED)
+            def check_figure(engine):
+                figure = float(engine.state.metrics[engine.state.key_metric_name])
+                marks["best"] = max(marks["best"], figure)
+                if figure >= target and not marks["reached"]:
+                    marks.update(reached=True, epochs=trainer.state.epoch, train_s=time.perf_counter() - trained_from)
+                    trainer.terminate()
 
-        @trainer.on(Events.EPOCH_COMPLETED)
-        def out_of_time(engine):
-            marks["epochs"] = engine.state.epoch
-            if time.perf_counter() - trained_from > 60 * max_minutes:
-                engine.terminate()
+            @trainer.on(Events.EPOCH_COMPLETED)
+            def out_of_time(engine):
+                marks["epochs"] = engine.state.epoch
+                if time.perf_counter() - trained_from > 60 * max_minutes:
+                    engine.terminate()
 
-        trainer.run()
-        marks.setdefault("train_s", time.perf_counter() - trained_from)
+            trainer.run()
+            marks.setdefault("train_s", time.perf_counter() - trained_from)
+            cache_mb = _cache_mb(trainer.data_loader.dataset)
+    finally:
+        set_track_meta(track_meta)
     return {
         "target": target,
         "reached": marks["reached"],
@@ -574,6 +590,7 @@ def time_to_quality(
         "seconds_to_target": round(marks["train_s"], 1) if marks["reached"] else None,
         "seconds_trained": round(marks["train_s"], 1),
         "setup_s": round(marks["setup_s"], 1),
+        "cache_mb": cache_mb,  # the training cache
         "settings": {"val_interval": parser["val_interval"], **overrides},
         "device": device_name(device),
     }
@@ -584,22 +601,34 @@ def run_time_to_quality(
     data_root: str | os.PathLike,
     bundles: Sequence[str] | None = None,
     max_minutes: float = 30.0,
+    overrides: dict | None = None,
 ) -> dict:
-    """:func:`time_to_quality` for each bundle; writes ``out/time_to_quality.json`` and ``.md``; returns the JSON."""
+    """:func:`time_to_quality` for each bundle (``overrides``: train.yaml settings for every bundle); writes
+    ``out/time_to_quality.json`` and ``.md``; returns the JSON."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = list(bundles) if bundles else list(QUALITY)
     command = f"python tools/benchmark.py --time_to_quality --data_root {data_root} --max_minutes {max_minutes:g} "
     command += f"--out {out}" + (f' --bundles "{names}"' if bundles else "")
+    command += f' --overrides "{overrides}"' if overrides else ""
     results = {"command": command, "bundles": {}}
-    rows = ["| bundle | target | reached | seconds to target | epochs | best figure | seconds trained | device |"]
-    rows.append("|---" * 8 + "|")
+    columns = [
+        "target",
+        "reached",
+        "seconds to target",
+        "epochs",
+        "best figure",
+        "seconds trained",
+        "cache MiB",
+        "device",
+    ]
+    rows = ["| bundle | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for name in names:
-        figures = time_to_quality(name, data_root, max_minutes)
+        figures = time_to_quality(name, data_root, max_minutes, **(overrides or {}))
         results["bundles"][name] = figures
         print(f"{name}: {json.dumps(figures)}", flush=True)
         cells = [figures[k] for k in ("target", "reached", "seconds_to_target", "epochs", "best_figure")]
-        cells += [figures["seconds_trained"], figures["device"]]
+        cells += [figures["seconds_trained"], figures["cache_mb"], figures["device"]]
         rows.append(f"| {name} | " + " | ".join("-" if c is None else str(c) for c in cells) + " |")
     atomic_write_json(out / "time_to_quality.json", results)
     atomic_write_text(out / "time_to_quality.md", f"Command: `{command}`.\n\n" + "\n".join(rows) + "\n")

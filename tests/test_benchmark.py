@@ -8,7 +8,14 @@ import sys
 import torch
 
 from bundle_common import benchmark
-from bundle_common.benchmark import FIELDS, _measure_training, _prepared_trainer, _sliding_window_of, run_suite
+from bundle_common.benchmark import (
+    FIELDS,
+    _measure_training,
+    _prepared_trainer,
+    _sliding_window_of,
+    run_suite,
+    run_time_to_quality,
+)
 from bundle_common.bundle_cli import REPO_ROOT
 
 
@@ -30,7 +37,14 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path):
         assert "error" not in figures, figures
         assert figures["torch_compile"] is False
         required = ("train_samples_per_s", "reference_samples_per_s", "train_ratio", "data_wait_fraction")
-        required += ("epoch_s_cached", "epoch_s_plain", "infer_ms_eager", "infer_ms_torchscript", "peak_rss_mb")
+        required += (
+            "epoch_s_cached",
+            "epoch_s_plain",
+            "cache_mb",
+            "infer_ms_eager",
+            "infer_ms_torchscript",
+            "peak_rss_mb",
+        )
         assert all(figures[k] > 0 for k in required), figures
         ratio = round(figures["train_samples_per_s"] / figures["reference_samples_per_s"], 3)
         assert figures["train_ratio"] == ratio
@@ -125,3 +139,26 @@ def test_reference_steps_after_each_measured_epoch(monkeypatch):
     assert events == [1] * 3 + [2] * 3 + ["reference"] * 4 + [3] * 3 + ["reference"] * 3 + [4] * 3 + ["reference"] * 3
     assert clock["iterations"] == 9 and clock["samples"] == reference["samples"] == 36
     assert len(clock["epoch_rates"]) == len(reference["epoch_rates"]) == 3
+
+
+def test_time_to_quality_writes_json_and_markdown(tmp_path):
+    from bundle_common.data.digits import digits_as_mnist
+    from bundle_common.data.idx import write_idx
+
+    images, labels = digits_as_mnist()  # the real-data layout under data_root, small
+    write_idx(tmp_path / "data" / "mnist" / "train-images-idx3-ubyte", images)
+    write_idx(tmp_path / "data" / "mnist" / "train-labels-idx1-ubyte", labels)
+    report = run_time_to_quality(
+        tmp_path / "out", tmp_path / "data", ["mnist_classification"], max_minutes=1e-4, overrides={"val_interval": 1}
+    )
+    from monai.data import get_track_meta
+
+    assert get_track_meta()  # MNIST's train.yaml switched it off; the next bundle may need it (loading, spacing)
+    figures = report["bundles"]["mnist_classification"]
+    assert figures["epochs"] == 1  # out of time after the first epoch
+    assert 0 <= figures["best_figure"] <= 1 and figures["settings"]["val_interval"] == 1
+    assert figures["cache_mb"] > 0.5  # the training digits, as 28 x 28 float32 images
+    assert report["command"].endswith(" --overrides \"{'val_interval': 1}\"")
+    table = (tmp_path / "out" / "time_to_quality.md").read_text().splitlines()
+    assert table[2].endswith("| seconds trained | cache MiB | device |")
+    assert table[4].startswith("| mnist_classification | 0.99 | ") and f"| {figures['cache_mb']} |" in table[4]

@@ -2,13 +2,14 @@
 
 from .cascade import CoarseMaskd, RandCoarseMaskd, load_weights
 from .fov import NormalizeInFOV, NormalizeInFOVd
-from .roi import RandForegroundCropd, jittered_box
+from .roi import ForegroundCropd, RandForegroundCropd, jittered_box
 from .slices import AdjacentSlicesToChannels, AdjacentSlicesToChannelsd
 
 __all__ = [
     "AdjacentSlicesToChannels",
     "AdjacentSlicesToChannelsd",
     "CoarseMaskd",
+    "ForegroundCropd",
     "NormalizeInFOV",
     "NormalizeInFOVd",
     "RandCoarseMaskd",

@@ -14,7 +14,7 @@ from PIL import Image
 
 from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
 from bundle_common.export import load_network, torchscript_max_abs_diff
-from tests.conftest import assert_shipped_figures_reproduce, read_csv_rows
+from tests.conftest import assert_shipped_figures_reproduce, read_csv_rows, shared_dataset
 
 COARSE = REPO_ROOT / "bundles" / "liver_ct_coarse_segmentation"
 FINE = REPO_ROOT / "bundles" / "liver_ct_fine_segmentation"
@@ -241,6 +241,43 @@ def test_each_bundle_keeps_one_view_of_a_ct():
     assert fine["train"]["roi_margin_mm"] == fine["evaluate"]["roi_margin_mm"] == fine["inference"]["roi_margin_mm"]
     for key in ("coarse", "preprocessing", "largest_component"):
         assert fine["evaluate"][key] == fine["inference"][key], key
+
+
+def _fine_training_dataset(dataset_dir, **settings):
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(FINE / "configs" / "train.yaml")
+    parser.update({"bundle_root": str(FINE), "dataset_dir": str(dataset_dir), "num_workers": 0, "val_fraction": 0.0})
+    parser.update({"patch_size": [32, 32, 32], **settings})
+    parser.get_parsed_content("initialize")
+    return parser.get_parsed_content("train#dataset")
+
+
+@pytest.mark.parametrize("data", ["synthetic", "shared"])
+def test_fine_training_caches_the_liver_box_and_draws_the_same_patches(data, synthetic_liver):
+    """The fine stage's training cache holds the labelled liver's box grown by the widest random margin, its label in
+    bytes, not the resampled volume; the random patches cut from it are those cut from the volume, bit for bit."""
+    from monai.data import set_track_meta
+
+    folder = synthetic_liver[0] if data == "synthetic" else shared_dataset("liver/Task03_Liver")
+    whole_volume = "$@base_transforms + @train#random_transforms + @intensity_transforms + @train#plain_tensors"
+    boxed = _fine_training_dataset(folder)
+    whole = _fine_training_dataset(folder, **{"train#dataset#transform#transforms": whole_volume})
+    assert len(boxed) == len(whole) >= 2
+    for cached, volume in zip(boxed._cache, whole._cache):
+        assert cached["label"].dtype == torch.uint8
+        assert cached["image"].numel() < volume["image"].numel()
+        assert cached["label"].sum() == volume["label"].sum()  # the whole liver is inside
+    set_track_meta(False)  # as train.yaml's run does once the caches are filled
+    try:
+        for _ in range(5):
+            for i in range(len(boxed)):
+                for got, expected in zip(boxed[i], whole[i]):
+                    for key in ("image", "label"):
+                        assert torch.equal(got[key], expected[key]), (i, key)
+    finally:
+        set_track_meta(True)
 
 
 def test_the_cascade_runs_the_coarse_bundle_as_it_is():

@@ -1,4 +1,5 @@
-"""The random liver box of the fine stage's training, and the crop/paste round trip of the cascade."""
+"""The liver box of the fine stage's training (fixed and random margins), and the crop/paste round trip of the
+cascade."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import Compose, CropForegroundd, Invertd, Orientationd, Spacingd
 
-from bundle_common.transforms import RandForegroundCropd, jittered_box
+from bundle_common.transforms import ForegroundCropd, RandForegroundCropd, jittered_box
 
 
 def _volume_with_box(shape=(20, 18, 12), start=(5, 6, 3), end=(12, 10, 8)):
@@ -21,7 +22,7 @@ def test_jittered_box_grows_shrinks_and_stays_inside():
     start, end = jittered_box([5, 6, 3], [12, 10, 8], [20, 18, 12], margins)
     assert start == [3, 7, 0] and end == [15, 8, 12]
     start, end = jittered_box([5, 6, 3], [6, 7, 4], [20, 18, 12], np.full((2, 3), -5))
-    assert all(e - s >= 1 for s, e in zip(start, end))
+    assert start == [5, 6, 3] and end == [6, 7, 4]  # shrunk past itself: the box's last voxel
 
 
 def test_fixed_margin_crops_to_the_box_plus_margin():
@@ -50,6 +51,48 @@ def test_empty_source_leaves_the_data_uncropped():
     data["label"].zero_()
     out = RandForegroundCropd(["image", "label"], source_key="label", min_margin=0, max_margin=3)(data)
     assert out["image"].shape == data["image"].shape
+
+
+@pytest.mark.parametrize("margin", [0, 2, 6])
+@pytest.mark.parametrize("start,end", [((5, 6, 3), (12, 10, 8)), ((0, 0, 0), (20, 3, 12)), ((18, 1, 10), (20, 17, 11))])
+def test_fixed_margin_crops_as_monai_crop_foreground(start, end, margin):
+    data = _volume_with_box(start=start, end=end)
+    ours = ForegroundCropd(["image", "label"], source_key="label", margin=margin)(data)
+    monai = CropForegroundd(["image", "label"], source_key="label", margin=margin, allow_smaller=True)(data)
+    for key in ("image", "label"):
+        assert torch.equal(torch.as_tensor(ours[key]), torch.as_tensor(monai[key])), key
+
+
+def test_fixed_margin_leaves_an_empty_source_uncropped():
+    """Where MONAI's CropForegroundd returns empty arrays."""
+    data = _volume_with_box()
+    data["label"].zero_()
+    monai = CropForegroundd(["image", "label"], source_key="label", margin=3, allow_smaller=True)(data)
+    assert monai["image"].numel() == 0
+    assert ForegroundCropd(["image", "label"], source_key="label", margin=3)(data)["image"].shape == data["image"].shape
+
+
+def test_cropping_to_the_widest_margin_first_changes_no_random_box():
+    """The fine stage caches the box plus ``max_margin``: the random box cut from it is the one cut from the whole
+    volume, for boxes anywhere (against the edges too) and margins that shrink or grow them."""
+    rng = np.random.default_rng(0)
+    shape, smaller = (20, 18, 12), 0
+    for trial in range(40):
+        start = [int(rng.integers(0, s - 1)) for s in shape]
+        end = [int(rng.integers(a + 1, s + 1)) for a, s in zip(start, shape)]
+        data = _volume_with_box(shape, start, end)
+        low, high = int(rng.integers(-3, 2)), int(rng.integers(2, 8))
+        whole = RandForegroundCropd(["image", "label"], source_key="label", min_margin=low, max_margin=high)
+        boxed = RandForegroundCropd(["image", "label"], source_key="label", min_margin=low, max_margin=high)
+        whole.set_random_state(trial)
+        boxed.set_random_state(trial)
+        cached = ForegroundCropd(["image", "label"], source_key="label", margin=high)(data)
+        smaller += cached["image"].numel() < data["image"].numel()
+        for _ in range(5):
+            expected, got = whole(data), boxed(cached)
+            for key in ("image", "label"):
+                assert torch.equal(torch.as_tensor(got[key]), torch.as_tensor(expected[key])), (trial, key)
+    assert smaller > 30  # the cache mostly holds less than the volume
 
 
 def test_bad_margin_range_is_refused():
