@@ -194,14 +194,18 @@ def _measure_training(
     from ignite.engine import Events
 
     trainer = _prepared_trainer(parser)
-    clock = {"samples": 0, "wait": 0.0, "time": 0.0, "iterations": 0, "epoch_rates": []}
-    reference_clock = {"samples": 0, "time": 0.0, "epoch_rates": []}
+    clock = {"samples": 0, "wait": 0.0, "time": 0.0, "iterations": 0, "epoch_rates": [], "phases": None}
+    reference_clock = {"samples": 0, "time": 0.0, "epoch_rates": [], "phases": None}
     batches: list = []
     marks: dict = {}
     reference: list = []  # the reference's step function, built after the first measured epoch
 
     def measuring(engine) -> bool:
         return engine.state.epoch > warmup_epochs
+
+    if device.type == "cpu":  # on a GPU the host clock would time kernel launches, not the work
+        clock["phases"] = _time_phases(trainer, measuring)
+        reference_clock["phases"] = dict.fromkeys(("forward_and_loss", "backward", "optimizer"), 0.0)
 
     @trainer.on(Events.EPOCH_STARTED)
     def epoch_started(engine):
@@ -235,13 +239,44 @@ def _measure_training(
         if not reference:
             reference.append(_reference_loop(parser, trainer, device, compile))
             reference[0](*batches[0])  # warm-up (and compilation), not timed
-        samples, seconds = _timed_steps(reference[0], batches, marks["iterations"])
+        samples, seconds = _timed_steps(reference[0], batches, marks["iterations"], reference_clock["phases"])
         reference_clock["samples"] += samples
         reference_clock["time"] += seconds
         reference_clock["epoch_rates"].append(samples / seconds)
 
     trainer.run()
     return trainer, clock, reference_clock
+
+
+def _time_phases(trainer, measuring: Callable) -> dict:
+    """Seconds of the trainer's measured steps in ``prepare_batch``, forward pass and loss, backward pass and
+    optimizer step, summed in the returned dict as the trainer runs (host clock: meaningful on a CPU)."""
+    from monai.engines.utils import IterationEvents
+
+    seconds = dict.fromkeys(("prepare_batch", "forward_and_loss", "backward", "optimizer"), 0.0)
+    marks: dict = {}
+    prepare_batch = trainer.prepare_batch
+
+    def timed_prepare_batch(*args, **kwargs):
+        marks["prepare"] = time.perf_counter()
+        batch = prepare_batch(*args, **kwargs)
+        marks["prepared"] = time.perf_counter()
+        return batch
+
+    trainer.prepare_batch = timed_prepare_batch
+    for event, name in ((IterationEvents.LOSS_COMPLETED, "loss"), (IterationEvents.BACKWARD_COMPLETED, "backward")):
+        trainer.add_event_handler(event, lambda engine, name=name: marks.__setitem__(name, time.perf_counter()))
+
+    @trainer.on(IterationEvents.MODEL_COMPLETED)
+    def add_up(engine):
+        if measuring(engine):
+            now = time.perf_counter()
+            seconds["prepare_batch"] += marks["prepared"] - marks["prepare"]
+            seconds["forward_and_loss"] += marks["loss"] - marks["prepared"]
+            seconds["backward"] += marks["backward"] - marks["loss"]
+            seconds["optimizer"] += now - marks["backward"]
+
+    return seconds
 
 
 def _reference_loop(parser, trainer, device: torch.device, compile: bool = False) -> Callable:
@@ -258,27 +293,48 @@ def _reference_loop(parser, trainer, device: torch.device, compile: bool = False
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     network.train()
 
-    def step(image, label):
+    def step(image, label, phases: dict | None = None):
+        start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device.type, enabled=amp):
             loss = loss_function(model(image.to(device)), label.to(device))
+        forward = time.perf_counter()
         scaler.scale(loss).backward()
+        backward = time.perf_counter()
         scaler.step(optimizer)
         scaler.update()
+        if phases is not None:  # host clock: meaningful on a CPU
+            phases["forward_and_loss"] += forward - start
+            phases["backward"] += backward - forward
+            phases["optimizer"] += time.perf_counter() - backward
 
     return step
 
 
-def _timed_steps(step: Callable, batches: list, iterations: int) -> tuple[int, float]:
-    """Samples and seconds of ``iterations`` calls of ``step`` on ``batches`` in turn."""
+def _timed_steps(step: Callable, batches: list, iterations: int, phases: dict | None = None) -> tuple[int, float]:
+    """Samples and seconds of ``iterations`` calls of ``step`` on ``batches`` in turn (``phases``: see ``step``)."""
     _synchronize()
     samples, start = 0, time.perf_counter()
     for i in range(iterations):
         image, label = batches[i % len(batches)]
-        step(image, label)
+        step(image, label, phases)
         samples += image.shape[0]
     _synchronize()
     return samples, time.perf_counter() - start
+
+
+def _step_ms(clock: dict, reference: dict) -> dict | None:
+    """Milliseconds a measured step, by phase, of the trainer (``other``: the engine, its handlers, the rest) and of
+    the reference loop; None on a GPU (see :func:`_time_phases`)."""
+    if clock["phases"] is None:
+        return None
+    trainer = {"data_wait": clock["wait"], **clock["phases"]}
+    trainer["other"] = clock["time"] - sum(trainer.values())
+    steps = clock["iterations"]  # the reference took as many
+    return {
+        "trainer": {k: round(1000 * v / steps, 2) for k, v in trainer.items()},
+        "reference": {k: round(1000 * v / steps, 2) for k, v in reference["phases"].items()},
+    }
 
 
 def _cache_mb(dataset) -> float | None:
@@ -428,6 +484,7 @@ def measure_bundle(
         "train_ratio": round(train_rate / reference_rate, 3),  # of the two figures as written
         "train_ratio_per_epoch": [round(t / r, 3) for t, r in zip(clock["epoch_rates"], reference["epoch_rates"])],
         "data_wait_fraction": round(clock["wait"] / clock["time"], 4),
+        "step_ms": _step_ms(clock, reference),
         "measured_iterations": clock["iterations"],
         "measured_samples": clock["samples"],
         "amp": bool(trainer.amp),  # the bundle's trainer (and so the reference loop) in mixed precision

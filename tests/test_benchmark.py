@@ -5,6 +5,7 @@ import math
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from bundle_common import benchmark
@@ -50,6 +51,10 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path):
         assert figures["train_ratio"] == ratio
         assert 0 < figures["data_wait_fraction"] < 1
         assert len(figures["train_ratio_per_epoch"]) == 1 and figures["train_ratio_per_epoch"][0] > 0  # --quick: one
+        if report["device"].startswith("cpu: "):  # the steps by phase, on a CPU only
+            phases = {"data_wait", "prepare_batch", "forward_and_loss", "backward", "optimizer", "other"}
+            assert set(figures["step_ms"]["trainer"]) == phases
+            assert figures["step_ms"]["reference"]["backward"] > 0 and figures["step_ms"]["trainer"]["backward"] > 0
         assert table[row].startswith(f"| {name} | ") and table[row].count("|") == len(FIELDS) + 2
 
 
@@ -131,13 +136,20 @@ def test_reference_steps_after_each_measured_epoch(monkeypatch):
 
     def recording_reference(*args):
         step = reference_loop(*args)
-        return lambda image, label: (events.append("reference"), step(image, label))
+        return lambda image, label, phases=None: (events.append("reference"), step(image, label, phases))
 
     monkeypatch.setattr(benchmark, "_prepared_trainer", recording_trainer)
     monkeypatch.setattr(benchmark, "_reference_loop", recording_reference)
     trainer, clock, reference = _measure_training(parser, 1, 8, torch.device("cpu"))
     assert events == [1] * 3 + [2] * 3 + ["reference"] * 4 + [3] * 3 + ["reference"] * 3 + [4] * 3 + ["reference"] * 3
     assert clock["iterations"] == 9 and clock["samples"] == reference["samples"] == 36
+    # the measured steps by phase, each timed, adding up to less than the measured time
+    assert set(clock["phases"]) == {"prepare_batch", "forward_and_loss", "backward", "optimizer"}
+    assert all(v > 0 for v in clock["phases"].values()) and sum(clock["phases"].values()) < clock["time"]
+    assert set(reference["phases"]) == {"forward_and_loss", "backward", "optimizer"}
+    assert all(v > 0 for v in reference["phases"].values()) and sum(reference["phases"].values()) < reference["time"]
+    step_ms = benchmark._step_ms(clock, reference)
+    assert sum(step_ms["trainer"].values()) == pytest.approx(1000 * clock["time"] / 9, abs=0.05)
     assert len(clock["epoch_rates"]) == len(reference["epoch_rates"]) == 3
 
 

@@ -10,12 +10,13 @@
 Per bundle: train_samples_per_s (the bundle's train.yaml, validation off, after one warm-up epoch),
 reference_samples_per_s (a plain loop: same network, loss, optimizer and batches, already in memory, run after each
 measured epoch for as many steps), train_ratio and train_ratio_per_epoch, data_wait_fraction (share of the measured
-epochs spent waiting for the next batch), epoch_s_cached / epoch_s_plain (one epoch of the bundle's data loader vs a
-plain Dataset re-running every transform), cache_mb (what the training cache holds), infer_ms_eager /
-infer_ms_torchscript / infer_ms_eager_1_thread (one case through the inference config's inferer with the shipped
-weights), peak_rss_mb; and the device. --time_to_quality:
-wall time of each train.yaml, as configured, to reach a validation figure on the real data (MNIST 0.99 accuracy,
-DRIVE 0.78 Dice, LGG 0.85 per-patient DSC, liver 0.90 / 0.75 Dice). Not a test: nothing passes or fails on speed.
+epochs spent waiting for the next batch), step_ms (on a CPU, a measured step's milliseconds by phase, the trainer's and
+the reference's), epoch_s_cached / epoch_s_plain (one epoch of the bundle's data loader vs a plain Dataset re-running
+every transform), cache_mb (what the training cache holds), infer_ms_eager / infer_ms_torchscript /
+infer_ms_eager_1_thread (one case through the inference config's inferer with the shipped weights), peak_rss_mb; and the
+device. --time_to_quality: wall time of each train.yaml, as configured, to reach a validation figure on the real data
+(MNIST 0.99 accuracy, DRIVE 0.78 Dice, LGG 0.85 per-patient DSC, liver 0.90 / 0.75 Dice). Not a test: nothing passes or
+fails on speed.
 """
 
 import fire
