@@ -53,6 +53,10 @@ FIELDS = (
 )
 
 
+# the phases of a training step that both the trainer and the reference loop time (``step_ms``)
+NETWORK_PHASES = ("forward_and_loss", "backward", "optimizer")
+
+
 def _mnist(folder: Path, quick: bool) -> Path:
     from .data.digits import digits_as_mnist
     from .data.idx import write_idx
@@ -205,7 +209,7 @@ def _measure_training(
 
     if device.type == "cpu":  # on a GPU the host clock would time kernel launches, not the work
         clock["phases"] = _time_phases(trainer, measuring)
-        reference_clock["phases"] = dict.fromkeys(("forward_and_loss", "backward", "optimizer"), 0.0)
+        reference_clock["phases"] = dict.fromkeys(NETWORK_PHASES, 0.0)
 
     @trainer.on(Events.EPOCH_STARTED)
     def epoch_started(engine):
@@ -253,7 +257,7 @@ def _time_phases(trainer, measuring: Callable) -> dict:
     optimizer step, summed in the returned dict as the trainer runs (host clock: meaningful on a CPU)."""
     from monai.engines.utils import IterationEvents
 
-    seconds = dict.fromkeys(("prepare_batch", "forward_and_loss", "backward", "optimizer"), 0.0)
+    seconds = dict.fromkeys(("prepare_batch", *NETWORK_PHASES), 0.0)
     marks: dict = {}
     prepare_batch = trainer.prepare_batch
 

@@ -154,6 +154,8 @@ def test_reference_steps_after_each_measured_epoch(monkeypatch):
 
 
 def test_time_to_quality_writes_json_and_markdown(tmp_path):
+    from monai.data import get_track_meta
+
     from bundle_common.data.digits import digits_as_mnist
     from bundle_common.data.idx import write_idx
 
@@ -163,8 +165,6 @@ def test_time_to_quality_writes_json_and_markdown(tmp_path):
     report = run_time_to_quality(
         tmp_path / "out", tmp_path / "data", ["mnist_classification"], max_minutes=1e-4, overrides={"val_interval": 1}
     )
-    from monai.data import get_track_meta
-
     assert get_track_meta()  # MNIST's train.yaml switched it off; the next bundle may need it (loading, spacing)
     figures = report["bundles"]["mnist_classification"]
     assert figures["epochs"] == 1  # out of time after the first epoch

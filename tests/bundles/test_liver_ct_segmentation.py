@@ -258,7 +258,7 @@ def _fine_training_dataset(dataset_dir, **settings):
 def test_fine_training_caches_the_liver_box_and_draws_the_same_patches(data, synthetic_liver):
     """The fine stage's training cache holds the labelled liver's box grown by the widest random margin, its label in
     bytes, not the resampled volume; the random patches cut from it are those cut from the volume, bit for bit."""
-    from monai.data import set_track_meta
+    from monai.data import get_track_meta, set_track_meta
 
     folder = synthetic_liver[0] if data == "synthetic" else shared_dataset("liver/Task03_Liver")
     whole_volume = "$@base_transforms + @train#random_transforms + @intensity_transforms + @train#plain_tensors"
@@ -269,6 +269,7 @@ def test_fine_training_caches_the_liver_box_and_draws_the_same_patches(data, syn
         assert cached["label"].dtype == torch.uint8
         assert cached["image"].numel() < volume["image"].numel()
         assert cached["label"].sum() == volume["label"].sum()  # the whole liver is inside
+    track_meta = get_track_meta()
     set_track_meta(False)  # as train.yaml's run does once the caches are filled
     try:
         for _ in range(5):
@@ -277,7 +278,7 @@ def test_fine_training_caches_the_liver_box_and_draws_the_same_patches(data, syn
                     for key in ("image", "label"):
                         assert torch.equal(got[key], expected[key]), (i, key)
     finally:
-        set_track_meta(True)
+        set_track_meta(track_meta)
 
 
 def test_the_cascade_runs_the_coarse_bundle_as_it_is():
