@@ -110,6 +110,12 @@ def test_metadata(bundle):
     assert not problems, "\n".join(problems)
 
 
+def test_docs_name_the_metadata_version(bundle):
+    first_lines = (bundle / "docs" / "README.md").read_text().splitlines()[:5]
+    expected = f"Zoo name `{bundle.name}`, version {read_meta(bundle)['version']} (see `configs/metadata.json`)."
+    assert expected in first_lines, f"{bundle.name}: docs/README.md should say: {expected}"
+
+
 def test_monai_verify_net_in_out(bundle):
     """MONAI's own check at its defaults (``n=1``: the smallest input the metadata allows)."""
     run_bundle(

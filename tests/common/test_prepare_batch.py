@@ -2,8 +2,9 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from bundle_common.prepare_batch import RandAffinePrepareBatch, warp_batch
+from bundle_common.prepare_batch import RandAffinePrepareBatch, _grid_3d, _rotations_3d, warp_batch
 
 
 def _affine(linear, shift):
@@ -70,6 +71,11 @@ def test_state_dict_resumes_the_same_draws():
         {"flip_prob": [0.5, 0.5, 0.5]},
         {"rot90_prob": 2},
         {"translate_range": [1.0, 2.0, 3.0]},
+        {"spatial_dims": 4},
+        {"spatial_dims": 3, "shear_range": 0.1},
+        {"spatial_dims": 3, "rot90_prob": 0.5},
+        {"spatial_dims": 3, "flip_prob": [0.5, 0.5]},
+        {"spatial_dims": 3, "rotate_range": [0.1, 0.2]},
     ],
 )
 def test_bad_settings_are_refused(settings):
@@ -146,3 +152,114 @@ def test_labels_are_untouched_without_label_mode():
     augment = RandAffinePrepareBatch(prob=1.0, rotate_range=1.0, flip_prob=1.0)
     _, same = augment({"image": label.clone(), "label": label})
     assert same is label
+
+
+# 3D: (N, C, D, H, W) batches; affines in (x, y, z) = (width, height, depth) order
+
+
+def _affine_3d(linear, shift):
+    return torch.cat([torch.tensor(linear, dtype=torch.float32), torch.tensor(shift, dtype=torch.float32)[:, None]], 1)
+
+
+def test_the_3d_grid_is_affine_grids_to_rounding():
+    theta = torch.randn(3, 3, 4) * 0.5
+    for shape in [(3, 1, 7, 9, 11), (3, 2, 16, 16, 16), (3, 1, 1, 5, 4)]:
+        torch.testing.assert_close(_grid_3d(theta, shape), F.affine_grid(theta, list(shape), align_corners=False))
+
+
+def test_3d_warp_translates_in_voxels_along_each_axis():
+    image = torch.rand(1, 2, 8, 10, 12)
+    # output voxel (d, h, w) takes the input at (d + 1, h + 2, w + 3)
+    shifted = warp_batch(image, _affine_3d(torch.eye(3).tolist(), [3, 2, 1])[None])
+    torch.testing.assert_close(shifted[..., :-1, :-2, :-3], image[..., 1:, 2:, 3:], atol=1e-5, rtol=0)
+    assert torch.all(shifted[..., -1, :, :] == 0) and torch.all(shifted[..., -3:] == 0)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_3d_quarter_turn_about_an_axis_turns_the_other_two(axis):
+    # angles about x, y, z: array axis 2 (width), 1 (height), 0 (depth); a quarter turn about one of them is
+    # torch.rot90 over the other two spatial axes of the array
+    angles = torch.zeros(1, 3)
+    angles[0, 2 - axis] = math.pi / 2
+    rotation = _rotations_3d(angles)
+    image = torch.rand(1, 1, 9, 9, 9)
+    warped = warp_batch(image, torch.cat([rotation, torch.zeros(1, 3, 1)], 2))
+    others = tuple(2 + d for d in range(3) if d != axis)
+    matches = [k for k in (1, -1) if torch.allclose(warped, torch.rot90(image, k, dims=others), atol=1e-5)]
+    assert len(matches) == 1
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_3d_rotate_range_per_axis_turns_about_that_axis_alone(axis):
+    rotate_range = [0.0, 0.0, 0.0]
+    rotate_range[axis] = 0.5
+    affines = RandAffinePrepareBatch(prob=1.0, rotate_range=rotate_range, spatial_dims=3).random_affines(50)
+    kept = 2 - axis  # the affine's coordinate of that array axis
+    unit = torch.eye(3)[kept].expand(50, 3)
+    torch.testing.assert_close(affines[:, kept, :3], unit)
+    torch.testing.assert_close(affines[:, :3, kept], unit)
+    assert not torch.allclose(affines[:, :3, :3], torch.eye(3).expand(50, 3, 3))
+
+
+def test_3d_draws_stay_in_their_ranges_and_prob_chooses_the_samples():
+    augment = RandAffinePrepareBatch(prob=0.5, rotate_range=0.2, scale_range=0.1, spatial_dims=3, seed=0)
+    affines = augment.random_affines(2000)
+    unchanged = torch.all((affines == torch.eye(3, 4)).flatten(1), dim=1)
+    assert 0.45 < unchanged.float().mean() < 0.55
+    moved = affines[~unchanged, :, :3]
+    scales = torch.linalg.svdvals(moved)  # rotation times scale: the singular values are the scales
+    assert scales.max() <= 1.1 + 1e-5 and scales.min() >= 0.9 - 1e-5 and scales.max() > 1.09
+    rotations = moved / torch.linalg.norm(moved, dim=1, keepdim=True)  # columns scaled back to unit length
+    torch.testing.assert_close(torch.linalg.det(rotations), torch.ones(len(moved)))
+    # the whole rotation turns by at most the three angles together
+    turned = torch.arccos(((rotations.diagonal(dim1=1, dim2=2).sum(-1) - 1) / 2).clamp(-1, 1))
+    assert turned.max() <= 0.6 + 1e-4 and turned.max() > 0.3
+
+
+def test_3d_prepare_batch_warps_only_the_drawn_samples_and_their_labels():
+    image = torch.rand(6, 1, 12, 12, 12)
+    label = (torch.rand(6, 1, 12, 12, 12) > 0.5).float()
+    augment = RandAffinePrepareBatch(
+        prob=0.5, rotate_range=0.3, scale_range=0.1, label_mode="nearest", spatial_dims=3, seed=7
+    )
+    affines = RandAffinePrepareBatch(prob=0.5, rotate_range=0.3, scale_range=0.1, spatial_dims=3, seed=7)
+    moved = ~torch.all((affines.random_affines(6) == torch.eye(3, 4)).flatten(1), dim=1)
+    assert 0 < moved.sum() < 6  # seed 7 moves some, not all
+    warped, warped_label = augment({"image": image, "label": label})
+    assert torch.equal(warped[~moved], image[~moved]) and torch.equal(warped_label[~moved], label[~moved])
+    for index in moved.nonzero()[:, 0]:
+        assert not torch.allclose(warped[index], image[index], atol=1e-3)
+        assert set(warped_label[index].unique().tolist()) <= {0.0, 1.0}  # nearest: still a mask
+
+
+def test_3d_labels_move_with_their_pictures():
+    mask = torch.zeros(4, 1, 24, 24, 24)
+    mask[:, :, 6:16, 8:20, 5:15] = 1.0
+    augment = RandAffinePrepareBatch(
+        prob=1.0, rotate_range=0.3, scale_range=0.15, flip_prob=0.5, label_mode="nearest", spatial_dims=3, seed=5
+    )
+    warped, warped_label = augment({"image": mask, "label": mask.clone()})
+    inside = (warped > 0.99) | (warped < 0.01)  # away from the interpolated edge, both agree
+    assert torch.equal(warped_label[inside], (warped[inside] > 0.5).float())
+    assert not torch.equal(warped_label, mask)
+
+
+def test_3d_flip_per_axis_flips_that_axis_alone():
+    image = torch.rand(2, 1, 5, 6, 7)
+    for axis in range(3):
+        flip_prob = [0.0, 0.0, 0.0]
+        flip_prob[axis] = 1.0
+        augment = RandAffinePrepareBatch(prob=0.0, flip_prob=flip_prob, spatial_dims=3)
+        warped, _ = augment({"image": image, "label": None})
+        torch.testing.assert_close(warped, torch.flip(image, dims=(2 + axis,)), atol=1e-5, rtol=0)
+
+
+def test_3d_state_dict_resumes_the_same_draws():
+    settings = {"prob": 0.7, "rotate_range": [0.1, 0.2, 0.3], "scale_range": 0.1, "translate_range": 2.0}
+    augment = RandAffinePrepareBatch(**settings, spatial_dims=3, seed=3)
+    augment.random_affines(8)
+    state = augment.state_dict()
+    expected = augment.random_affines(8)
+    resumed = RandAffinePrepareBatch(**settings, spatial_dims=3, seed=11)
+    resumed.load_state_dict(state)
+    torch.testing.assert_close(resumed.random_affines(8), expected)
