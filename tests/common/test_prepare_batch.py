@@ -157,10 +157,6 @@ def test_labels_are_untouched_without_label_mode():
 # 3D: (N, C, D, H, W) batches; affines in (x, y, z) = (width, height, depth) order
 
 
-def _affine_3d(linear, shift):
-    return torch.cat([torch.tensor(linear, dtype=torch.float32), torch.tensor(shift, dtype=torch.float32)[:, None]], 1)
-
-
 def test_the_3d_grid_is_affine_grids_to_rounding():
     theta = torch.randn(3, 3, 4) * 0.5
     for shape in [(3, 1, 7, 9, 11), (3, 2, 16, 16, 16), (3, 1, 1, 5, 4)]:
@@ -170,7 +166,7 @@ def test_the_3d_grid_is_affine_grids_to_rounding():
 def test_3d_warp_translates_in_voxels_along_each_axis():
     image = torch.rand(1, 2, 8, 10, 12)
     # output voxel (d, h, w) takes the input at (d + 1, h + 2, w + 3)
-    shifted = warp_batch(image, _affine_3d(torch.eye(3).tolist(), [3, 2, 1])[None])
+    shifted = warp_batch(image, _affine(torch.eye(3).tolist(), [3, 2, 1])[None])
     torch.testing.assert_close(shifted[..., :-1, :-2, :-3], image[..., 1:, 2:, 3:], atol=1e-5, rtol=0)
     assert torch.all(shifted[..., -1, :, :] == 0) and torch.all(shifted[..., -3:] == 0)
 
