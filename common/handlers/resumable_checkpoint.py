@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import random
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,24 @@ def set_random_states(states: Mapping, transforms: Any = None) -> None:
         transform.R.set_state(_numpy_state_back(state))
 
 
+def _snapshot(obj: Any) -> Any:
+    """``obj`` (nested mappings, lists and tuples) with every tensor copied to the CPU, so that training may go on
+    changing its own tensors in place while the copy is written. Mappings keep their type and attributes (a
+    ``state_dict``'s ``_metadata``)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, Mapping):
+        copied = copy.copy(obj)
+        for key, value in obj.items():
+            copied[key] = _snapshot(value)
+        return copied
+    if isinstance(obj, list):
+        return [_snapshot(item) for item in obj]
+    if isinstance(obj, tuple):
+        return tuple(_snapshot(item) for item in obj)
+    return obj
+
+
 def _rank_and_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
@@ -103,6 +123,11 @@ class ResumableCheckpoint:
 
     With ``resume=True`` it loads ``path`` when the trainer starts, and training goes on from the epoch after the
     saved one up to the configured ``max_epochs``. Only rank 0 writes; every rank loads.
+
+    With ``background=True`` (the default) the state is copied (tensors to the CPU) at the end of the epoch and
+    written by a thread while the next epoch trains; the next save, the end of the run and :meth:`wait` wait for
+    it, and an error of the write is raised there (the thread is not a daemon: a run that fails still ends its
+    write). A kill during that write leaves the previous checkpoint whole, which a resume then goes on from.
     """
 
     def __init__(
@@ -113,6 +138,7 @@ class ResumableCheckpoint:
         resume: bool = False,
         interval: int = 1,
         map_location: Any = "cpu",
+        background: bool = True,
     ) -> None:
         self.path = Path(path)
         self.save_dict = dict(save_dict)
@@ -120,6 +146,9 @@ class ResumableCheckpoint:
         self.resume = resume
         self.interval = interval
         self.map_location = map_location
+        self.background = background
+        self._writer: threading.Thread | None = None
+        self._write_error: BaseException | None = None
         self._saved_iteration: int | None = None  # the run's end needs no second save of the last epoch's state
 
     def attach(self, engine: Engine) -> None:
@@ -127,6 +156,7 @@ class ResumableCheckpoint:
             engine.add_event_handler(Events.STARTED, self.load)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.interval), self.save)
         engine.add_event_handler(Events.COMPLETED, self.save)
+        engine.add_event_handler(Events.COMPLETED, self.wait)
 
     @staticmethod
     def _state_of(obj: Any) -> Any:
@@ -166,10 +196,33 @@ class ResumableCheckpoint:
         if scaler is not None:
             checkpoint["scaler"] = scaler.state_dict()
         checkpoint["random_states"] = states
+        self.wait()
+        if not self.background:
+            self._write(checkpoint)
+            return
+        self._writer = threading.Thread(target=self._write_in_background, args=(_snapshot(checkpoint),))
+        self._writer.start()
+
+    def _write(self, checkpoint: dict) -> None:
         with atomic_path(self.path) as tmp, open(tmp, "wb") as stream:
             torch.save(checkpoint, stream)
             stream.flush()
             os.fsync(stream.fileno())
+
+    def _write_in_background(self, checkpoint: dict) -> None:
+        try:
+            self._write(checkpoint)
+        except BaseException as error:  # raised again in the training thread, by wait()
+            self._write_error = error
+
+    def wait(self, engine: Engine | None = None) -> None:
+        """Wait until the checkpoint being written (if any) is in place; raise what its write raised."""
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+        error, self._write_error = self._write_error, None
+        if error is not None:
+            raise error
 
     def load(self, engine: Engine) -> None:
         if not self.path.is_file():

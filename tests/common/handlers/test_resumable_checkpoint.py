@@ -1,4 +1,5 @@
 import random
+import threading
 
 import numpy as np
 import pytest
@@ -60,10 +61,11 @@ def trainer_with(checkpoint: ResumableCheckpoint) -> Engine:
     return engine
 
 
-def test_interrupted_save_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
+@pytest.mark.parametrize("background", [True, False])
+def test_interrupted_save_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch, background):
     net = torch.nn.Linear(2, 2)
     path = tmp_path / "last.pt"
-    trainer = trainer_with(ResumableCheckpoint(path, {"model": net}))
+    trainer = trainer_with(ResumableCheckpoint(path, {"model": net}, background=background))
     trainer.run([0, 1], max_epochs=1)
     before = path.read_bytes()
 
@@ -74,9 +76,76 @@ def test_interrupted_save_leaves_the_previous_checkpoint_whole(tmp_path, monkeyp
     monkeypatch.setattr(module.torch, "save", dies_halfway)
     with torch.no_grad():
         net.weight.add_(1.0)
-    with pytest.raises(KeyboardInterrupt):
-        ResumableCheckpoint(path, {"model": net}).save(trainer)
+    checkpoint = ResumableCheckpoint(path, {"model": net}, background=background)
+    with pytest.raises(KeyboardInterrupt):  # from the save itself, or from the wait for its thread
+        checkpoint.save(trainer)
+        checkpoint.wait()
     assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_background_write_holds_the_state_of_its_epoch_while_training_goes_on(tmp_path, monkeypatch):
+    net = torch.nn.Linear(2, 2)
+    before = {name: value.clone() for name, value in net.state_dict().items()}
+    path = tmp_path / "last.pt"
+    trained_on, writes = threading.Event(), []
+    real_save = torch.save
+
+    def save_after_the_next_step(obj, stream):
+        trained_on.wait(timeout=60)  # only a guard against a hang: the test sets it right after save() returns
+        writes.append(threading.current_thread() is not threading.main_thread())
+        real_save(obj, stream)
+
+    monkeypatch.setattr(module.torch, "save", save_after_the_next_step)
+    checkpoint = ResumableCheckpoint(path, {"model": net})
+    checkpoint.save(Engine(lambda e, b: None))
+    with torch.no_grad():  # the next epoch changes the weights in place while the thread has not written yet
+        net.weight.add_(1.0)
+        net.bias.mul_(-3.0)
+    trained_on.set()
+    checkpoint.wait()
+    saved = torch.load(path, weights_only=True)["model"]
+    assert writes == [True]
+    assert saved.keys() == before.keys()
+    for name, value in before.items():
+        assert torch.equal(saved[name], value), name
+    assert not torch.equal(saved["weight"], net.weight.detach())
+
+
+def test_a_failed_background_write_is_raised_by_the_next_save_and_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    net = torch.nn.Linear(2, 2)
+    path = tmp_path / "last.pt"
+    trainer = trainer_with(ResumableCheckpoint(path, {"model": net}))
+    trainer.run([0, 1], max_epochs=1)
+    before = path.read_bytes()
+
+    def disk_full(obj, stream):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(module.torch, "save", disk_full)
+    checkpoint = ResumableCheckpoint(path, {"model": net})
+    checkpoint.save(trainer)  # returns: the thread fails later
+    with pytest.raises(OSError, match="No space left"):
+        checkpoint.save(Engine(lambda e, b: None))
+    checkpoint.wait()  # the error was raised once
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_the_end_of_a_run_waits_for_the_last_write(tmp_path, monkeypatch):
+    net = torch.nn.Linear(2, 2)
+    path = tmp_path / "last.pt"
+    real_save, started = torch.save, []
+
+    def slow_save(obj, stream):
+        started.append(obj["trainer"]["epoch"])
+        threading.Event().wait(0.2)  # a write that outlasts the engine's last handlers
+        real_save(obj, stream)
+
+    monkeypatch.setattr(module.torch, "save", slow_save)
+    trainer_with(ResumableCheckpoint(path, {"model": net})).run([0, 1], max_epochs=3)
+    assert started == [1, 2, 3]
+    assert torch.load(path, weights_only=True)["trainer"] == {"epoch": 3, "iteration": 6}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
 
 
