@@ -41,13 +41,19 @@ class ForegroundCropd(MapTransform):
     Args:
         keys: the arrays to crop, channel-first and of one spatial shape.
         source_key: the mask whose foreground is boxed.
-        margin: voxels added on every side (negative: removed).
+        margin: voxels added on every side (negative: removed), one number or one per spatial axis.
     """
 
-    def __init__(self, keys: KeysCollection, source_key: str, margin: int = 0, allow_missing_keys: bool = False):
+    def __init__(
+        self,
+        keys: KeysCollection,
+        source_key: str,
+        margin: int | Sequence[int] = 0,
+        allow_missing_keys: bool = False,
+    ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
         self.source_key = source_key
-        self.margin = int(margin)
+        self.margin = np.asarray(margin, dtype=int)
 
     def crop(self, data: Mapping[Hashable, torch.Tensor], margins: np.ndarray | int) -> dict[Hashable, torch.Tensor]:
         """``data`` cropped to the source's box grown by ``margins`` ((2, ndim): before, after; or one number)."""

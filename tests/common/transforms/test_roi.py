@@ -53,7 +53,7 @@ def test_empty_source_leaves_the_data_uncropped():
     assert out["image"].shape == data["image"].shape
 
 
-@pytest.mark.parametrize("margin", [0, 2, 6])
+@pytest.mark.parametrize("margin", [0, 2, 6, [2, 0, 5]])
 @pytest.mark.parametrize("start,end", [((5, 6, 3), (12, 10, 8)), ((0, 0, 0), (20, 3, 12)), ((18, 1, 10), (20, 17, 11))])
 def test_fixed_margin_crops_as_monai_crop_foreground(start, end, margin):
     data = _volume_with_box(start=start, end=end)
