@@ -26,6 +26,7 @@ import torch
 
 from .bundle_cli import REPO_ROOT
 from .io import atomic_write_json, atomic_write_text
+from .networks import load_weights
 
 __all__ = [
     "BUNDLES",
@@ -399,10 +400,7 @@ def _inference(
     parser = ConfigParser()
     parser.read_config(bundle / "configs" / "inference.yaml")
     parser["bundle_root"] = str(bundle)
-    network = parser.get_parsed_content("network_def").to(device)
-    state = torch.load(bundle / "models" / "model.pt", map_location=device, weights_only=True)
-    network.load_state_dict(state)
-    network.eval()
+    network = load_weights(parser.get_parsed_content("network_def"), bundle / "models" / "model.pt").to(device).eval()
     inferer = parser.get_parsed_content("inferer") if "inferer" in parser else SimpleInferer()  # MNIST: the default
     scripted = torch.jit.script(network)
     case = torch.rand(*case_shape, device=device)

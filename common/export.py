@@ -6,6 +6,8 @@ import os
 
 import torch
 
+from .networks import load_weights
+
 __all__ = ["load_network", "torchscript_max_abs_diff"]
 
 
@@ -19,8 +21,7 @@ def load_network(
     parser.read_config(str(config_file))
     parser["bundle_root"] = str(bundle_root)
     network = parser.get_parsed_content("network_def")
-    network.load_state_dict(torch.load(ckpt_file, map_location="cpu", weights_only=True))
-    return network.eval()
+    return load_weights(network, ckpt_file).eval()
 
 
 @torch.no_grad()

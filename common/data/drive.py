@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import BundleInputError
 from .pictures import read_picture
-from .splits import holdout_mask
+from .splits import fold_of_groups, validation_mask
 
 __all__ = ["DriveFormatError", "find_drive_cases", "drive_datalist", "fundus_datalist", "estimate_fov"]
 
@@ -78,14 +78,24 @@ def _load_case(paths: dict) -> dict:
         "mask": _binary(paths["mask"], shape),
         "case": paths["case"],
         "file": str(paths["image"]),
+        **({"fold": paths["fold"]} if "fold" in paths else {}),
     }
 
 
-def drive_datalist(dataset_dir: str | os.PathLike, split: str, val_fraction: float = 0.2, seed: int = 0) -> list[dict]:
+def drive_datalist(
+    dataset_dir: str | os.PathLike,
+    split: str,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    fold: int | None = None,
+    num_folds: int = 5,
+) -> list[dict]:
     """Loaded items of one split of a DRIVE folder.
 
-    Splits: ``train`` and ``validation`` divide ``training/`` by image with a fixed seed (``val_fraction`` held out);
-    ``test`` is ``test/`` (labels in ``test/1st_manual``); ``all`` is every labelled image of both folders present.
+    Splits: ``train`` and ``validation`` divide ``training/`` by image with a fixed seed (``val_fraction`` held out,
+    or, when ``fold`` is given, fold ``fold`` of ``num_folds`` held out);
+    ``test`` is ``test/`` (labels in ``test/1st_manual``); ``all`` is every labelled image of both folders present;
+    ``oof`` is every image of ``training/`` with its ``fold`` (of ``num_folds``), for out-of-fold evaluation.
     All files of the split are checked before anything is returned.
     """
     dataset_dir = Path(dataset_dir)
@@ -93,8 +103,12 @@ def drive_datalist(dataset_dir: str | os.PathLike, split: str, val_fraction: flo
         raise FileNotFoundError(f"{dataset_dir}: DRIVE dataset folder does not exist.")
     if split in ("train", "validation"):
         cases = find_drive_cases(dataset_dir, "training")
-        held_out = holdout_mask([c["case"] for c in cases], val_fraction, seed)
+        held_out = validation_mask([c["case"] for c in cases], val_fraction, seed, fold, num_folds)
         cases = [c for c, v in zip(cases, held_out) if v == (split == "validation")]
+    elif split == "oof":
+        cases = find_drive_cases(dataset_dir, "training")
+        folds = fold_of_groups([c["case"] for c in cases], num_folds, seed)
+        cases = [{**c, "fold": folds[c["case"]]} for c in cases]
     elif split == "test":
         cases = find_drive_cases(dataset_dir, "test")
     elif split == "all":
@@ -103,7 +117,9 @@ def drive_datalist(dataset_dir: str | os.PathLike, split: str, val_fraction: flo
             raise FileNotFoundError(f"{dataset_dir}: neither training/images nor test/images found (DRIVE layout).")
         cases = [c for f in present for c in find_drive_cases(dataset_dir, f)]
     else:
-        raise BundleInputError(f"unknown DRIVE split {split!r}; choose from 'train', 'validation', 'test', 'all'.")
+        raise BundleInputError(
+            f"unknown DRIVE split {split!r}; choose from 'train', 'validation', 'test', 'all', 'oof'."
+        )
     return [_load_case(c) for c in cases]
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import BundleInputError
 from .pictures import read_picture
-from .splits import holdout_mask
+from .splits import fold_of_groups, validation_mask
 
 __all__ = ["LGGFormatError", "find_lgg_patients", "load_lgg_patient", "lgg_datalist", "mri_datalist", "SLICE_SIZE"]
 
@@ -115,18 +115,30 @@ def load_lgg_patient(patient: dict, size: tuple[int, int] | None = SLICE_SIZE) -
     return item
 
 
-def lgg_datalist(dataset_dir: str | os.PathLike, split: str, val_fraction: float = 0.2, seed: int = 0) -> list[dict]:
+def lgg_datalist(
+    dataset_dir: str | os.PathLike,
+    split: str,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    fold: int | None = None,
+    num_folds: int = 5,
+) -> list[dict]:
     """Loaded patients of one split of a kaggle_3m folder, every slice with its mask.
 
-    Splits: ``train`` and ``validation`` divide the patients with a fixed seed (``val_fraction`` held out);
-    ``all`` is every patient.
+    Splits: ``train`` and ``validation`` divide the patients with a fixed seed (``val_fraction`` held out, or, when
+    ``fold`` is given, fold ``fold`` of ``num_folds`` held out);
+    ``all`` is every patient; ``oof`` is every patient with its ``fold`` (of ``num_folds``), for out-of-fold
+    evaluation.
     """
     patients = find_lgg_patients(dataset_dir)
     if split in ("train", "validation"):
-        held_out = holdout_mask([p["patient"] for p in patients], val_fraction, seed)
+        held_out = validation_mask([p["patient"] for p in patients], val_fraction, seed, fold, num_folds)
         patients = [p for p, v in zip(patients, held_out) if v == (split == "validation")]
+    elif split == "oof":
+        folds = fold_of_groups([p["patient"] for p in patients], num_folds, seed)
+        return [{**load_lgg_patient(p), "fold": folds[p["patient"]]} for p in patients]
     elif split != "all":
-        raise BundleInputError(f"unknown LGG split {split!r}; choose from 'train', 'validation', 'all'.")
+        raise BundleInputError(f"unknown LGG split {split!r}; choose from 'train', 'validation', 'all', 'oof'.")
     return [load_lgg_patient(p) for p in patients]
 
 

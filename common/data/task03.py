@@ -23,7 +23,7 @@ from nibabel.filebasedimages import ImageFileError
 from nibabel.spatialimages import HeaderDataError, SpatialImage
 
 from ..errors import BundleInputError
-from .splits import holdout_mask
+from .splits import validation_mask
 
 __all__ = [
     "Task03FormatError",
@@ -215,17 +215,24 @@ def check_task03_case(item: dict) -> None:
 
 
 def liver_datalist(
-    dataset_dir: str | os.PathLike, split: str = "train", val_fraction: float = 0.2, seed: int = 0, check: bool = True
+    dataset_dir: str | os.PathLike,
+    split: str = "train",
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    check: bool = True,
+    fold: int | None = None,
+    num_folds: int = 5,
 ) -> list[dict]:
     """The ``{"image", "label", "case"}`` items of one split of a Task03 folder.
 
-    Splits: ``train`` and ``validation`` divide the cases with a fixed seed (``val_fraction`` held out);
+    Splits: ``train`` and ``validation`` divide the cases with a fixed seed (``val_fraction`` held out, or, when
+    ``fold`` is given, fold ``fold`` of ``num_folds`` held out);
     ``all`` is every case. With ``check``, every returned pair goes through :func:`check_task03_case`, so a bad
     file fails before training starts.
     """
     items = find_task03_cases(dataset_dir)
     if split in ("train", "validation"):
-        held_out = holdout_mask([item["case"] for item in items], val_fraction, seed)
+        held_out = validation_mask([item["case"] for item in items], val_fraction, seed, fold, num_folds)
         items = [item for item, v in zip(items, held_out) if v == (split == "validation")]
     elif split != "all":
         raise BundleInputError(f"unknown Task03 split {split!r}; choose from 'train', 'validation', 'all'.")

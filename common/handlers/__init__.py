@@ -5,6 +5,7 @@ from .label_dice_report import LabelDiceReport
 from .metrics_json import MetricsJSONWriter
 from .non_finite_loss import StopOnNonFiniteLoss
 from .ortho_views_writer import OrthoViewsWriter, ortho_views
+from .out_of_fold import OutOfFoldMember
 from .resumable_checkpoint import ResumableCheckpoint
 from .segmentation_png import SegmentationPNGWriter
 from .slice_series_writer import SliceSeriesWriter
@@ -19,6 +20,7 @@ __all__ = [
     "LabelDiceReport",
     "MetricsJSONWriter",
     "OrthoViewsWriter",
+    "OutOfFoldMember",
     "SegmentationPNGWriter",
     "SliceSeriesWriter",
     "VolumeDiceReport",

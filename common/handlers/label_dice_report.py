@@ -5,20 +5,19 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from ..arrays import as_numpy
 from ..data.task03 import nifti_case_name
-from ..io import atomic_write_csv, atomic_write_json
+from ..metrics.bootstrap import weighted_mean
 from ..metrics.overlap import volume_dice
-from .items import decollated_pairs
+from .case_report import CaseReport
 
 __all__ = ["LabelDiceReport"]
 
 
-class LabelDiceReport:
+class LabelDiceReport(CaseReport):
     """Score every decollated item's label map by the Dice of each class and write the results at the end.
 
     Args:
@@ -31,9 +30,10 @@ class LabelDiceReport:
         case_key: the case name, looked up in the batch item, then the output item, then taken from the image's
             ``filename_or_obj`` (without ``.nii.gz``); ``case_<n>`` when none of them has it.
         metrics_file: name of the flat JSON: ``<name>_dice`` (mean over cases) per class, ``<name>_dice_global`` per
-            pooled class and ``n_cases``; a NaN figure (no case) is written as ``null``.
+            pooled class, ``n_cases`` and the bootstrap intervals; a NaN figure (no case) is written as ``null``.
         cases_file: name of the CSV, one row a case: ``case``, ``<name>_dice`` per class, then per class
             ``<name>_label_voxels`` and ``<name>_predicted_voxels``.
+        kwargs: the rest of :class:`~bundle_common.handlers.case_report.CaseReport` (``resamples``, ``fold_key``).
 
     A case (or pool) where a class is neither labelled nor predicted scores 1.0 for it
     (:func:`bundle_common.metrics.overlap.volume_dice`). The summary is also set in ``engine.state.metrics``.
@@ -50,8 +50,9 @@ class LabelDiceReport:
         case_key: str = "case",
         metrics_file: str = "metrics.json",
         cases_file: str = "per_case.csv",
+        **kwargs,
     ):
-        self.output_dir = Path(output_dir)
+        super().__init__(output_dir, "Dice per class", metrics_file, cases_file, **kwargs)
         classes = {"liver": [1, 2], "tumor": [2]} if classes is None else classes
         self.classes = {str(name): [int(v) for v in np.atleast_1d(values)] for name, values in classes.items()}
         self.pooled = [str(name) for name in pooled]
@@ -61,19 +62,10 @@ class LabelDiceReport:
         if unknown:
             raise ValueError(f"pooled classes {unknown} are not among the classes {list(self.classes)}.")
         self.pred_key, self.label_key, self.case_key = pred_key, label_key, case_key
-        self.metrics_file, self.cases_file = metrics_file, cases_file
-        self._reset(None)
+        self.reset()
 
-    def attach(self, engine) -> None:
-        from ignite.engine import Events
-
-        engine.add_event_handler(Events.STARTED, self._reset)
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect)
-        engine.add_event_handler(Events.COMPLETED, self._complete)
-
-    def _reset(self, engine) -> None:
-        self.rows: list[dict] = []
-        self.overlap = {name: np.zeros(3, dtype=np.int64) for name in self.pooled}  # pooled |P & L|, |P|, |L|
+    def reset(self) -> None:
+        self.overlap: list[np.ndarray] = []  # per case, per pooled class: |P & L|, |P|, |L|
 
     def _case(self, batch_item: Mapping, output_item: Mapping):
         for item in (batch_item, output_item):
@@ -85,9 +77,8 @@ class LabelDiceReport:
                 return nifti_case_name(source)
         return f"case_{len(self.rows) + 1}"
 
-    def _collect(self, engine) -> None:
-        for batch_item, output_item in decollated_pairs(engine, type(self).__name__):
-            self.add(self._case(batch_item, output_item), output_item[self.pred_key], output_item[self.label_key])
+    def add_item(self, batch_item, output_item) -> dict:
+        return self.add(self._case(batch_item, output_item), output_item[self.pred_key], output_item[self.label_key])
 
     def add(self, case, prediction, label) -> dict:
         """Score one case and keep its row.
@@ -101,42 +92,34 @@ class LabelDiceReport:
                 f"{case}: prediction {prediction.shape} and label {label.shape} differ in shape; Dice is scored on "
                 "the original image's grid (invert the prediction first)."
             )
-        row, counts = {"case": case}, {}
+        row, counts, overlap = {"case": case}, {}, np.zeros((len(self.pooled), 3), dtype=np.int64)
         for name, values in self.classes.items():
             predicted, labelled = np.isin(prediction, values), np.isin(label, values)
             row[f"{name}_dice"] = volume_dice(predicted, labelled)
             counts[f"{name}_label_voxels"] = int(np.count_nonzero(labelled))
             counts[f"{name}_predicted_voxels"] = int(np.count_nonzero(predicted))
-            if name in self.overlap:
+            if name in self.pooled:
                 both = int(np.count_nonzero(predicted & labelled))
-                self.overlap[name] += [both, counts[f"{name}_predicted_voxels"], counts[f"{name}_label_voxels"]]
+                overlap[self.pooled.index(name)] = [
+                    both,
+                    counts[f"{name}_predicted_voxels"],
+                    counts[f"{name}_label_voxels"],
+                ]
         row.update(counts)
-        self.rows.append(row)
-        return row
+        self.overlap.append(overlap)
+        return self.keep(row)
 
-    def summary(self) -> dict[str, float | int]:
-        """``<name>_dice`` per class, ``<name>_dice_global`` per pooled class and ``n_cases`` (NaN when no case)."""
-        summary: dict[str, float | int] = {}
+    def summarise(self, weights: np.ndarray) -> dict[str, float]:
+        """``<name>_dice`` (weighted mean over cases) per class and ``<name>_dice_global`` per pooled class."""
+        summary: dict[str, float] = {}
         for name in self.classes:
-            scores = [r[f"{name}_dice"] for r in self.rows]
-            summary[f"{name}_dice"] = float(np.mean(scores)) if scores else math.nan
-        for name, (both, predicted, labelled) in self.overlap.items():
-            total = int(predicted) + int(labelled)
-            if not self.rows:
+            summary[f"{name}_dice"] = weighted_mean([r[f"{name}_dice"] for r in self.rows], weights)
+        pooled = np.tensordot(weights, np.asarray(self.overlap), axes=1) if self.rows else None
+        for i, name in enumerate(self.pooled):
+            if pooled is None or weights.sum() == 0:
                 summary[f"{name}_dice_global"] = math.nan
-            else:
-                summary[f"{name}_dice_global"] = 2.0 * int(both) / total if total else 1.0
-        summary["n_cases"] = len(self.rows)
+                continue
+            both, predicted, labelled = pooled[i]
+            total = predicted + labelled
+            summary[f"{name}_dice_global"] = float(2.0 * both / total) if total else 1.0
         return summary
-
-    def _complete(self, engine) -> None:
-        summary = self.summary()
-        engine.state.metrics.update({k: v for k, v in summary.items() if k != "n_cases"})
-        engine.logger.info(
-            ", ".join(f"{k} {v:.4f}" for k, v in summary.items() if k != "n_cases") + f" ({len(self.rows)} cases)"
-        )
-        atomic_write_csv(self.output_dir / self.cases_file, self.rows)
-        atomic_write_json(
-            self.output_dir / self.metrics_file,
-            {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in summary.items()},
-        )

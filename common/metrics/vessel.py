@@ -18,7 +18,7 @@ import numpy as np
 
 from ..arrays import as_numpy
 
-__all__ = ["confusion_figures", "fov_confusion", "fov_pixels", "roc_auc"]
+__all__ = ["binned_roc_auc", "confusion_figures", "fov_confusion", "fov_pixels", "roc_auc"]
 
 
 def _fov_select(prob: Any, label: Any, fov: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -95,3 +95,19 @@ def fov_pixels(prob: Any, label: Any, fov: Any) -> tuple[np.ndarray, np.ndarray]
     """The probabilities (float32) and the labels (bool) of the pixels where ``fov > 0``, flattened, for pooling."""
     values, positive = _fov_select(prob, label, fov)
     return values.astype(np.float32, copy=False).ravel(), positive.ravel()
+
+
+def binned_roc_auc(positive_counts: Any, negative_counts: Any) -> float:
+    """Area under the ROC curve from histograms of the positives' and negatives' scores over the same ordered bins.
+
+    Pixels in one bin count as ties (half), so the result is the exact AUC of the scores rounded to their bins;
+    counts may be weighted (non-integer). NaN when either histogram is empty.
+    """
+    positive, negative = as_numpy(positive_counts).astype(np.float64), as_numpy(negative_counts).astype(np.float64)
+    if positive.shape != negative.shape:
+        raise ValueError(f"the histograms must have the same bins, got {positive.shape} and {negative.shape}.")
+    n_pos, n_neg = positive.sum(), negative.sum()
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    below = np.cumsum(negative) - negative  # negatives in lower bins
+    return float((positive * (below + 0.5 * negative)).sum() / (n_pos * n_neg))

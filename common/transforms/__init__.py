@@ -1,6 +1,6 @@
 """Dictionary transforms MONAI lacks, each with its array version beside it where one makes sense."""
 
-from .cascade import CoarseMaskd, RandCoarseMaskd, load_weights
+from .cascade import CoarseMaskd, RandCoarseMaskd
 from .fov import NormalizeInFOV, NormalizeInFOVd
 from .roi import ForegroundCropd, RandForegroundCropd, jittered_box
 from .slices import AdjacentSlicesToChannels, AdjacentSlicesToChannelsd
@@ -15,5 +15,4 @@ __all__ = [
     "RandCoarseMaskd",
     "RandForegroundCropd",
     "jittered_box",
-    "load_weights",
 ]

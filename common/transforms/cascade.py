@@ -15,20 +15,11 @@ from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import InvertibleTransform, KeepLargestConnectedComponent, MapTransform, Randomizable
 
-__all__ = ["CoarseMaskd", "RandCoarseMaskd", "load_weights"]
+from ..networks import load_weights
+
+__all__ = ["CoarseMaskd", "RandCoarseMaskd"]
 
 logger = logging.getLogger(__name__)
-
-
-def load_weights(network: torch.nn.Module, ckpt_path: str | os.PathLike) -> torch.nn.Module:
-    """Load a state dict saved by MONAI's ``CheckpointSaver`` (bare, or under ``"model"``) with ``weights_only``."""
-    if not os.path.isfile(ckpt_path):
-        raise FileNotFoundError(f"{ckpt_path}: checkpoint does not exist.")
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    if isinstance(state, Mapping) and isinstance(state.get("model"), Mapping):
-        state = state["model"]
-    network.load_state_dict(state)
-    return network
 
 
 class CoarseMaskd(MapTransform):

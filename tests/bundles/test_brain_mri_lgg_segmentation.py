@@ -66,7 +66,7 @@ def test_evaluate_writes_per_patient_figures(trained, synthetic_lgg, tmp_path, t
         tta=tta,
     )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(metrics) == {"dsc_per_volume_mean", "dsc_per_volume_median", "n_cases"}
+    assert {k for k in metrics if "_ci95_" not in k} == {"dsc_per_volume_mean", "dsc_per_volume_median", "n_cases"}
     rows = read_csv_rows(tmp_path / "per_case.csv")
     assert [r["case"] for r in rows] == sorted(patients) and metrics["n_cases"] == N_PATIENTS
     assert all(int(r["slices"]) == N_SLICES for r in rows)
@@ -191,3 +191,43 @@ def test_shipped_figures_reproduce_on_the_shared_data(tmp_path):
     shown there prints for the shipped weights, on the default validation split (6 of the 31 shared patients),
     with the defaults: flip averaging and the largest component on."""
     assert_shipped_figures_reproduce("brain_mri_lgg_segmentation", "lgg/kaggle_3m", tmp_path)
+
+
+def test_out_of_fold_evaluation_scores_each_patient_with_its_own_fold(synthetic_lgg, tmp_path):
+    """Two folds of the 5 synthetic patients, one epoch each; out of fold, every patient is scored by the model
+    that did not train on it, with the figures that model gives on its own validation patients."""
+    from bundle_common.data.splits import fold_of_groups
+
+    folder, patients = synthetic_lgg
+    for k in (0, 1):
+        bundle_run(
+            "train",
+            dataset_dir=folder,
+            fold=k,
+            num_folds=2,
+            epochs=1,
+            ckpt_dir=tmp_path / "models" / f"fold{k}",
+            output_dir=tmp_path / f"logs{k}",
+            **TINY_TRAINING,
+        )
+    options = {"dataset_dir": folder, "num_folds": 2, "tta": False}
+    run_bundle(
+        "run",
+        config_file=CONFIGS / "evaluate.yaml",
+        bundle_root=tmp_path,
+        output_dir=tmp_path / "oof",
+        eval_split="oof",
+        **options,
+    )
+    rows = {r["case"]: r for r in read_csv_rows(tmp_path / "oof" / "per_case.csv")}
+    assert {case: int(r["fold"]) for case, r in rows.items()} == fold_of_groups(sorted(rows), 2)
+    assert len(rows) == N_PATIENTS
+    for k in (0, 1):
+        ckpt = tmp_path / "models" / f"fold{k}" / "model.pt"
+        bundle_run(
+            "evaluate", output_dir=tmp_path / f"f{k}", eval_split="validation", fold=k, ckpt_path=ckpt, **options
+        )
+        for r in read_csv_rows(tmp_path / f"f{k}" / "per_case.csv"):
+            assert int(rows[r["case"]]["fold"]) == k and float(rows[r["case"]]["dsc"]) == pytest.approx(float(r["dsc"]))
+    metrics = json.loads((tmp_path / "oof" / "metrics.json").read_text())
+    assert metrics["dsc_per_volume_mean"] == pytest.approx(sum(float(r["dsc"]) for r in rows.values()) / N_PATIENTS)

@@ -64,7 +64,10 @@ def test_evaluate_writes_fov_figures(trained, synthetic_drive, tmp_path, tta):
         tta=tta,
     )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(metrics) == SUMMARY and metrics["n_cases"] == 2
+    assert {k for k in metrics if "_ci95_" not in k} == SUMMARY and metrics["n_cases"] == 2
+    assert {k for k in metrics if "_ci95_" in k} == {
+        f"{n}_ci95_{e}" for n in SUMMARY - {"n_cases"} for e in ("low", "high")
+    }
     rows = read_csv_rows(tmp_path / "per_case.csv")
     assert [r["case"] for r in rows] == ["01_test", "02_test"]
     assert metrics["dice_per_image_mean"] == pytest.approx(np.mean([float(r["dice"]) for r in rows]))
@@ -172,3 +175,102 @@ def test_shipped_figures_reproduce_on_the_shared_data(tmp_path):
     shared training folder, flip averaging on (the default); the shared folder has no test/, so ``--eval_split test``
     (the default) cannot run on it."""
     assert_shipped_figures_reproduce("drive_vessel_segmentation", "drive", tmp_path, eval_split="validation")
+
+
+@pytest.fixture(scope="module")
+def folds(synthetic_drive, tmp_path_factory):
+    """Two cross-validation folds of the 5 synthetic training pictures, one epoch each, in ``work/models/fold<k>``
+    as a bundle that ships folds keeps them."""
+    work = tmp_path_factory.mktemp("drive_folds")
+    for k in (0, 1):
+        bundle_run(
+            "train",
+            dataset_dir=synthetic_drive,
+            fold=k,
+            num_folds=2,
+            epochs=1,
+            val_interval=1,
+            patches_per_image=4,
+            batch_size=4,
+            ckpt_dir=work / "models" / f"fold{k}",
+            output_dir=work / f"logs{k}",
+            progress_bar=False,
+        )
+    return work
+
+
+def _pooled_dice(rows) -> float:
+    """The F1 of all FOV pixels of ``rows`` together, from each row's confusion counts."""
+    tp, fp, fn = (sum(int(r[k]) for r in rows) for k in ("tp", "fp", "fn"))
+    return 2 * tp / (2 * tp + fp + fn)
+
+
+def test_out_of_fold_evaluation_scores_each_picture_with_its_own_fold(folds, synthetic_drive, tmp_path):
+    from bundle_common.data.splits import fold_of_groups
+
+    options = {"dataset_dir": synthetic_drive, "num_folds": 2, "tta": False}
+    oof = tmp_path / "oof"
+    run_bundle(
+        "run", config_file=CONFIGS / "evaluate.yaml", bundle_root=folds, output_dir=oof, eval_split="oof", **options
+    )
+    rows = {r["case"]: r for r in read_csv_rows(oof / "per_case.csv")}
+    expected_folds = fold_of_groups([f"{i:02d}_training" for i in range(21, 26)], 2)
+    assert {case: int(r["fold"]) for case, r in rows.items()} == expected_folds
+    for k in (0, 1):  # the same figures as that fold's model on its own validation pictures
+        bundle_run(
+            "evaluate",
+            output_dir=tmp_path / f"fold{k}",
+            eval_split="validation",
+            fold=k,
+            ckpt_path=folds / "models" / f"fold{k}" / "model.pt",
+            **options,
+        )
+        for r in read_csv_rows(tmp_path / f"fold{k}" / "per_case.csv"):
+            assert int(rows[r["case"]]["fold"]) == k
+            for name in ("dice", "auc", "sensitivity"):
+                assert float(rows[r["case"]][name]) == pytest.approx(float(r[name]), abs=1e-6), (r["case"], name)
+    metrics = json.loads((oof / "metrics.json").read_text())
+    assert metrics["n_cases"] == 5
+    assert metrics["dice"] == pytest.approx(_pooled_dice(rows.values()), abs=1e-4)
+    assert metrics["dice_ci95_low"] <= metrics["dice"] <= metrics["dice_ci95_high"]
+
+
+def test_a_bundle_with_all_its_folds_evaluates_and_infers_with_their_ensemble(folds, synthetic_drive, tmp_path):
+    options = {"config_file": CONFIGS / "evaluate.yaml", "bundle_root": folds, "num_folds": 2, "tta": False}
+    log = run_bundle("run", dataset_dir=synthetic_drive, output_dir=tmp_path / "ensemble", **options)
+    singles = []
+    for k in (0, 1):
+        ckpt = folds / "models" / f"fold{k}" / "model.pt"
+        run_bundle("run", dataset_dir=synthetic_drive, output_dir=tmp_path / f"fold{k}", ckpt_path=ckpt, **options)
+        singles.append(json.loads((tmp_path / f"fold{k}" / "metrics.json").read_text())["auc"])
+    ensemble = json.loads((tmp_path / "ensemble" / "metrics.json").read_text())
+    assert ensemble["n_cases"] == 2 and ensemble["auc"] not in singles  # neither fold alone
+    assert "scoring model.pt alone" not in log.stderr
+    run_bundle(
+        "run",
+        config_file=CONFIGS / "inference.yaml",
+        bundle_root=folds,
+        num_folds=2,
+        input_dir=synthetic_drive / "test" / "images",
+        output_dir=tmp_path / "pictures",
+    )
+    assert len(list((tmp_path / "pictures").glob("*_mask.png"))) == 2
+
+
+def test_a_bad_fold_is_one_clear_error_and_writes_nothing(synthetic_drive, tmp_path):
+    for fold, num_folds, message in (
+        (5, 5, "--fold: expected an integer from 0 to 4"),
+        (0, 6, "more folds than cases"),
+    ):
+        result = bundle_run(
+            "train",
+            dataset_dir=synthetic_drive,
+            fold=fold,
+            num_folds=num_folds,
+            ckpt_dir=tmp_path / "models",
+            output_dir=tmp_path / "logs",
+            check=False,
+        )
+        assert result.returncode != 0 and message in result.stderr
+        assert "Traceback" not in result.stderr
+        assert not list(tmp_path.iterdir())

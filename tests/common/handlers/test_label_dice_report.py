@@ -36,7 +36,11 @@ def _run(report, cases):
 def test_report_by_hand(tmp_path):
     engine = _run(LabelDiceReport(tmp_path), _cases())
     liver = (8 / 11 + 1 + 2 * 2 / 5) / 3
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    metrics = {k: v for k, v in written.items() if "_ci95_" not in k}
+    assert [k for k in written if "_ci95_" in k] == [
+        f"{name}_ci95_{end}" for name in ("liver_dice", "tumor_dice", "tumor_dice_global") for end in ("low", "high")
+    ]
     assert metrics == {
         "liver_dice": pytest.approx(liver),
         "tumor_dice": pytest.approx(5 / 6),
@@ -75,7 +79,14 @@ def test_coarse_stage_liver_only(tmp_path):
     pred = _map([1, 1, 1, 1, 1, 0, 0, 0, 1, 0])
     label = _map([1, 1, 2, 2, 1, 2, 0, 0, 0, 0])
     _run(LabelDiceReport(tmp_path, classes={"liver": [1, 2]}, pooled=[]), [("liver_0", pred, label)])
-    assert json.loads((tmp_path / "metrics.json").read_text()) == {"liver_dice": pytest.approx(10 / 12), "n_cases": 1}
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    # one case: every resample is that case, so the interval is the figure itself
+    assert written == {
+        "liver_dice": pytest.approx(10 / 12),
+        "n_cases": 1,
+        "liver_dice_ci95_low": pytest.approx(10 / 12),
+        "liver_dice_ci95_high": pytest.approx(10 / 12),
+    }
     rows = read_csv_rows(tmp_path / "per_case.csv")
     assert list(rows[0]) == ["case", "liver_dice", "liver_label_voxels", "liver_predicted_voxels"]
 

@@ -2,6 +2,7 @@ import csv
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -65,8 +66,11 @@ def test_pooled_and_per_image_figures(tmp_path):
     FOVVesselReport(tmp_path).attach(engine)
     engine.run(_batches())
 
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    metrics = {k: v for k, v in written.items() if "_ci95_" not in k}
     assert list(metrics) == KEYS
+    for name in KEYS[:-1]:  # every figure has its bootstrap interval over the two images, around the figure
+        assert written[f"{name}_ci95_low"] <= metrics[name] + 1e-3 <= written[f"{name}_ci95_high"] + 2e-3
     # pooled: tp 4 + 2 = 6, fp 2 + 0 = 2, fn 0 + 4 = 4, tn 10 + 24 = 34, 46 FOV pixels
     assert metrics["dice"] == pytest.approx(2 / 3)  # 2*6 / (2*6 + 2 + 4) = 12 / 18
     assert metrics["accuracy"] == pytest.approx(40 / 46)  # (6 + 34) / 46
@@ -89,6 +93,10 @@ def test_pooled_and_per_image_figures(tmp_path):
         "specificity",
         "fov_pixels",
         "vessel_fraction",
+        "tp",
+        "fp",
+        "fn",
+        "tn",
     ]
     a, b = ({k: v if k == "case" else float(v) for k, v in row.items()} for row in rows)
     assert a["case"] == "21_training" and b["case"] == "22_training"
@@ -103,6 +111,7 @@ def test_pooled_and_per_image_figures(tmp_path):
             "specificity": 10 / 12,
             "fov_pixels": 16,
             "vessel_fraction": 0.25,  # 4 / 16
+            **{"tp": 4, "fp": 2, "fn": 0, "tn": 10},
         }
     )
     # b: tp 2, fp 0, fn 4, tn 24; AUC: 2 positives at .9 beat all 24 negatives, 4 at .1 tie them: (48 + 48) / 144
@@ -116,6 +125,7 @@ def test_pooled_and_per_image_figures(tmp_path):
             "specificity": 1.0,
             "fov_pixels": 30,
             "vessel_fraction": 0.2,  # 6 / 30
+            **{"tp": 2, "fp": 0, "fn": 4, "tn": 24},
         }
     )
 
@@ -180,3 +190,18 @@ def test_missing_fov_and_collated_outputs_are_named(tmp_path):
     with pytest.raises(TypeError, match="decollate=True"):
         engine.run([{"items": {"case": ["x"]}, "outputs": {"pred": pred[None], "label": label[None]}}])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_weights_count_images_as_if_repeated(tmp_path):
+    """summarise(weights) is what the bootstrap resamples: image b twice and image a not at all equals a report
+    that saw image b twice (its AUC from the histograms, that of the scores rounded down to 1/1000)."""
+    pred_a, label_a, fov_a = _image_a()
+    pred_b, label_b, fov_b = _image_b()
+    weighted, repeated = FOVVesselReport(tmp_path / "w"), FOVVesselReport(tmp_path / "r")
+    weighted.add("a", pred_a, label_a, fov_a)
+    weighted.add("b", pred_b, label_b, fov_b)
+    repeated.add("b", pred_b, label_b, fov_b)
+    repeated.add("b again", pred_b, label_b, fov_b)
+    figures, expected = weighted.summarise(np.array([0.0, 2.0])), repeated.summary()
+    for name in ("dice", "auc", "accuracy", "sensitivity", "specificity", "dice_per_image_mean"):
+        assert figures[name] == pytest.approx(expected[name], abs=1e-3), name

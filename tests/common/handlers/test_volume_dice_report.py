@@ -33,8 +33,12 @@ def test_report_by_hand(tmp_path):
         {"items": [{"patient": name}], "outputs": [{"pred": pred, "label": label}]} for name, pred, label in _patients()
     ]
     engine.run(batches, max_epochs=1)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    metrics = {k: v for k, v in written.items() if "_ci95_" not in k}
     assert metrics == {"dsc_per_volume_mean": pytest.approx(0.5), "dsc_per_volume_median": 0.5, "n_cases": 3}
+    # the cases' Dice are 0.5, 1.0 and 0.0: every resample's mean and median lie in [0, 1], and the interval is wide
+    assert 0.0 <= written["dsc_per_volume_mean_ci95_low"] < 0.5 < written["dsc_per_volume_mean_ci95_high"] <= 1.0
+    assert written["dsc_per_volume_median_ci95_low"] == 0.0 and written["dsc_per_volume_median_ci95_high"] == 1.0
     rows = read_csv_rows(tmp_path / "per_case.csv")
     assert [(r["case"], float(r["dsc"]), int(r["slices"])) for r in rows] == [
         ("A", 0.5, 3),

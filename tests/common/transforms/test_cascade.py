@@ -9,7 +9,8 @@ from monai.inferers import SimpleInferer
 from monai.transforms import Compose, Orientationd, ScaleIntensityRanged, Spacingd
 
 from bundle_common.metrics.overlap import volume_dice
-from bundle_common.transforms import CoarseMaskd, RandCoarseMaskd, load_weights
+from bundle_common.networks import load_weights
+from bundle_common.transforms import CoarseMaskd, RandCoarseMaskd
 
 
 class Threshold(torch.nn.Module):
