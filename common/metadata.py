@@ -18,8 +18,9 @@ def load_schema() -> dict:
 def metadata_problems(meta_file: str | os.PathLike) -> list[str]:
     """Everything wrong with one metadata file, as messages that start with the file's path; empty when it is fine.
 
-    Checks the schema, then what a schema cannot say: the ``version`` has a ``changelog`` entry, and every
-    channel of ``num_channels`` is described in ``channel_def``.
+    Checks the schema, then what a schema cannot say: the ``version`` has a ``changelog`` entry, every
+    channel of ``num_channels`` is described in ``channel_def``, and an ``ensemble`` lists as many checkpoints as
+    ``models``, each a file of the bundle (``configs/`` is beside ``models/``).
     """
     import jsonschema
 
@@ -45,6 +46,15 @@ def metadata_problems(meta_file: str | os.PathLike) -> list[str]:
                     f"{meta_file}: network_data_format/{side}/{name}: channel_def describes channels {described}, "
                     f"num_channels is {tensor['num_channels']}."
                 )
+    ensemble = meta.get("ensemble")
+    if ensemble:
+        if len(ensemble["checkpoints"]) != ensemble["models"]:
+            listed = len(ensemble["checkpoints"])
+            problems.append(f"{meta_file}: ensemble: {listed} checkpoints listed for {ensemble['models']} models.")
+        bundle = meta_file.resolve().parent.parent
+        for name in ensemble["checkpoints"]:
+            if not (bundle / name).is_file():
+                problems.append(f"{meta_file}: ensemble: checkpoint {name} is not a file of the bundle.")
     return problems
 
 

@@ -23,7 +23,7 @@ from nibabel.filebasedimages import ImageFileError
 from nibabel.spatialimages import HeaderDataError, SpatialImage
 
 from ..errors import BundleInputError
-from .splits import validation_mask
+from .splits import fold_of_groups, validation_mask
 
 __all__ = [
     "Task03FormatError",
@@ -227,15 +227,19 @@ def liver_datalist(
 
     Splits: ``train`` and ``validation`` divide the cases with a fixed seed (``val_fraction`` held out, or, when
     ``fold`` is given, fold ``fold`` of ``num_folds`` held out);
-    ``all`` is every case. With ``check``, every returned pair goes through :func:`check_task03_case`, so a bad
+    ``all`` is every case; ``oof`` is every case with its ``fold`` (of ``num_folds``), for out-of-fold evaluation.
+    With ``check``, every returned pair goes through :func:`check_task03_case`, so a bad
     file fails before training starts.
     """
     items = find_task03_cases(dataset_dir)
     if split in ("train", "validation"):
         held_out = validation_mask([item["case"] for item in items], val_fraction, seed, fold, num_folds)
         items = [item for item, v in zip(items, held_out) if v == (split == "validation")]
+    elif split == "oof":
+        folds = fold_of_groups([item["case"] for item in items], num_folds, seed)
+        items = [{**item, "fold": folds[item["case"]]} for item in items]
     elif split != "all":
-        raise BundleInputError(f"unknown Task03 split {split!r}; choose from 'train', 'validation', 'all'.")
+        raise BundleInputError(f"unknown Task03 split {split!r}; choose from 'train', 'validation', 'all', 'oof'.")
     if check:
         for item in items:
             check_task03_case(item)

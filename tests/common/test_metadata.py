@@ -61,3 +61,25 @@ def test_unreadable_file_and_missing_metadata(tmp_path):
     assert check_bundles(tmp_path / "bundles") == [
         f"{tmp_path / 'bundles' / 'empty_bundle'}: no configs/metadata.json."
     ]
+
+
+def test_an_ensemble_lists_its_checkpoints_and_they_exist(tmp_path):
+    source = json.loads((REPO_ROOT / "bundles" / "mnist_classification" / "configs" / "metadata.json").read_text())
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "models" / "fold0").mkdir(parents=True)
+    (tmp_path / "models" / "fold0" / "model.pt").write_bytes(b"weights")
+    meta_file = tmp_path / "configs" / "metadata.json"
+    ensemble = {
+        "models": 2,
+        "num_folds": 2,
+        "checkpoints": ["models/fold0/model.pt", "models/fold1/model.pt"],
+        "combination": "mean of the sigmoid probabilities",
+    }
+    meta_file.write_text(json.dumps({**source, "ensemble": ensemble}))
+    assert metadata_problems(meta_file) == [
+        f"{meta_file}: ensemble: checkpoint models/fold1/model.pt is not a file of the bundle."
+    ]
+    meta_file.write_text(json.dumps({**source, "ensemble": {**ensemble, "models": 3}}))
+    assert "2 checkpoints listed for 3 models" in " ".join(metadata_problems(meta_file))
+    meta_file.write_text(json.dumps({**source, "ensemble": {**ensemble, "models": 1}}))
+    assert "ensemble/models: 1 is less than the minimum of 2" in " ".join(metadata_problems(meta_file))

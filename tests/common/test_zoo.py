@@ -28,7 +28,15 @@ import torch
 from PIL import Image
 
 from bundle_common.bundle_cli import REPO_ROOT, bundle_args
-from bundle_common.zoo import ZooError, download_bundle, package_bundle, select_entry, version_key, write_index
+from bundle_common.zoo import (
+    ZooError,
+    bundle_members,
+    download_bundle,
+    package_bundle,
+    select_entry,
+    version_key,
+    write_index,
+)
 from tests.conftest import read_csv_rows
 
 BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
@@ -548,3 +556,19 @@ def test_command_line_download_and_its_errors(published, tmp_path):
     result = zoo_cli("download", name="nope", index=published[1], dest=tmp_path / "other")
     assert result.returncode == 1 and result.stderr.startswith("error: no bundle named 'nope'")
     assert not (tmp_path / "other").exists()
+
+
+def test_the_zip_carries_fold_models(tmp_path):
+    """A bundle that ships cross-validation folds (``models/fold<k>/model.pt``) packages every one of them."""
+    copy = tmp_path / "src" / NAME
+    shutil.copytree(BUNDLE, copy)
+    for k in (0, 1):
+        (copy / "models" / f"fold{k}").mkdir()
+        shutil.copy(copy / "models" / "model.pt", copy / "models" / f"fold{k}" / "model.pt")
+        (copy / "models" / f"fold{k}" / "model.ts").write_text("an export, not shipped")
+    names = [name for name, _ in bundle_members(copy)]
+    assert [n for n in names if "/models/" in n] == [
+        f"{NAME}/models/fold0/model.pt",
+        f"{NAME}/models/fold1/model.pt",
+        f"{NAME}/models/model.pt",
+    ]
