@@ -15,16 +15,21 @@ from pathlib import Path
 from typing import Any
 
 
-def _current_umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
+# Read once, when the package is imported: reading it means setting it, which would race with any other thread (the
+# checkpoint writer's, a loader's) creating a file at that moment.
+_UMASK = _read_umask()
+
+
 def publish_file(tmp: str, path: Path) -> None:
     """Give a finished temporary file the permissions a plain ``open(path, "w")`` would (``mkstemp`` makes it
     owner-only), then rename it into place."""
-    os.chmod(tmp, 0o666 & ~_current_umask())
+    os.chmod(tmp, 0o666 & ~_UMASK)
     os.replace(tmp, path)
 
 
@@ -49,6 +54,13 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same folder, then rename it into place."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
         f.write(text)
+    return Path(path)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename it into place."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return Path(path)
 
 

@@ -128,6 +128,10 @@ def load_model(
         if not path.is_file():
             raise FileNotFoundError(f"{path}: checkpoint does not exist.")
     if len(checkpoints) == 1:
+        logger.info(f"weights loaded from {checkpoints[0]}")
         return load_weights(network_def, checkpoints[0])
     members = [load_weights(copy.deepcopy(network_def), path) for path in checkpoints]
+    logger.info(
+        f"ensemble of {len(members)} models, {activation} probabilities averaged: " + ", ".join(map(str, checkpoints))
+    )
     return ProbabilityMeanEnsemble(members, activation)

@@ -10,6 +10,8 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..io import atomic_write_bytes
+
 __all__ = ["ChecksumError", "download_verified"]
 
 
@@ -55,9 +57,5 @@ def download_verified(
         if found != sha256:
             failures.append(f"{url}: content sha256 {found} != expected {sha256}")
             continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.part")
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
-        return dest
+        return atomic_write_bytes(dest, data)
     raise RuntimeError(f"could not download {file_name} with sha256 {sha256}:\n  " + "\n  ".join(failures))

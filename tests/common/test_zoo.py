@@ -330,7 +330,7 @@ def test_liver_pair_downloaded_into_one_folder_runs_the_cascade(tmp_path):
     )
     result = subprocess.run([python, "-m", "monai.bundle", *words], cwd=work, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"Restored all variables from {names[1]}/models/model.pt" in result.stdout + result.stderr
+    assert f"weights loaded from {names[1]}/models/model.pt" in result.stdout + result.stderr
     seg = nib.load(work / "out" / f"{case}_seg.nii.gz")
     image = nib.load(data / "imagesTr" / f"{case}.nii.gz")
     assert seg.shape == image.shape and np.allclose(seg.affine, image.affine, atol=1e-4)
