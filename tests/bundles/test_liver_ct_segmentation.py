@@ -306,3 +306,29 @@ def test_shipped_figures_reproduce_on_the_shared_volumes(bundle, tmp_path):
     """metadata.json's eval_metrics, and the same figures in docs/README.md, are what the evaluate command shown
     there prints for the shipped weights (liver_1, the default validation split; training data for them)."""
     assert_shipped_figures_reproduce(bundle.name, "liver/Task03_Liver", tmp_path)
+
+
+def test_cascade_out_of_fold_routes_each_volume_to_its_fold(coarse_trained, fine_trained, synthetic_liver, tmp_path):
+    """Two fine folds that are the same model: out of fold, each volume gets its fold number and the figures of
+    that model on every volume; and the ensemble of the two (evaluate's default with both folds) scores the same."""
+    from bundle_common.data.splits import fold_of_groups
+
+    folder, cases = synthetic_liver
+    for k in (0, 1):
+        (tmp_path / "models" / f"fold{k}").mkdir(parents=True)
+        shutil.copy(fine_trained[0], tmp_path / "models" / f"fold{k}" / "model.pt")
+    options = {"dataset_dir": folder, "coarse_ckpt_path": coarse_trained[0], "num_folds": 2, **SMALL_COARSE}
+    config = FINE / "configs" / "evaluate.yaml"
+    run_bundle(
+        "run", config_file=config, bundle_root=tmp_path, output_dir=tmp_path / "oof", eval_split="oof", **options
+    )
+    fine_run("evaluate", output_dir=tmp_path / "one", eval_split="all", ckpt_path=fine_trained[0], **options)
+    run_bundle(
+        "run", config_file=config, bundle_root=tmp_path, output_dir=tmp_path / "ens", eval_split="all", **options
+    )
+    oof, one, ensemble = (read_csv_rows(tmp_path / name / "per_case.csv") for name in ("oof", "one", "ens"))
+    assert {r["case"]: int(r["fold"]) for r in oof} == fold_of_groups(cases, 2)
+    for a, b, c in zip(oof, one, ensemble):
+        assert a["case"] == b["case"] == c["case"]
+        for name in ("liver_dice", "tumor_dice"):
+            assert float(a[name]) == pytest.approx(float(b[name])) and float(c[name]) == pytest.approx(float(b[name]))
