@@ -57,8 +57,9 @@ def _write_png_inputs(dataset_dir: Path, input_dir: Path, count: int = 6) -> Non
 
 
 def bundle_life(bundle: Path, data: Path, work: Path, epochs: int, inputs: Path, sample_shape, **train_options) -> dict:
-    """Train ``epochs`` on ``data``; evaluate the fresh and the shipped weights on its default split; infer on
-    ``inputs`` with the shipped weights; export them to TorchScript and compare with eager on a random input.
+    """Train ``epochs`` on ``data``; evaluate the fresh and the shipped weights (the fold ensemble where a bundle ships
+    one) on its default split; infer on ``inputs`` with them; export ``models/model.pt`` to TorchScript and compare with
+    eager on a random input.
 
     Returns the two ``metrics.json``, the training's wall time, the inference folder and the export's difference.
     """
@@ -79,7 +80,7 @@ def bundle_life(bundle: Path, data: Path, work: Path, epochs: int, inputs: Path,
         **train_options,
     )
     figures = {}
-    for name, ckpt in (("shipped", weights), ("trained", fresh / "model.pt")):
+    for name, ckpt in (("shipped", None), ("trained", fresh / "model.pt")):
         out = work / f"eval_{name}"
         run_bundle_command(
             "run",
@@ -87,7 +88,7 @@ def bundle_life(bundle: Path, data: Path, work: Path, epochs: int, inputs: Path,
             bundle_root=bundle,
             dataset_dir=data,
             output_dir=out,
-            ckpt_path=ckpt,
+            **({} if ckpt is None else {"ckpt_path": ckpt}),  # the shipped models: the fold ensemble where shipped
             quiet=True,
         )
         figures[name] = json.loads((out / "metrics.json").read_text())

@@ -141,10 +141,13 @@ def test_workflows_share_network_and_intensity_definitions():
 
 
 def test_shipped_weights_size_and_shape():
-    weights = BUNDLE / "models" / "model.pt"
-    assert weights.stat().st_size < 25 * 2**20
-    network = load_network(CONFIGS / "inference.yaml", weights)
-    assert network(torch.zeros(1, 3, 96, 96)).shape == (1, 1, 96, 96)
+    """models/model.pt and the five folds of the shipped ensemble, each under 25 MB, as metadata.json lists them."""
+    meta = json.loads((CONFIGS / "metadata.json").read_text())
+    assert meta["ensemble"]["checkpoints"] == [f"models/fold{k}/model.pt" for k in range(5)]
+    for weights in [BUNDLE / "models" / "model.pt", *(BUNDLE / c for c in meta["ensemble"]["checkpoints"])]:
+        assert weights.stat().st_size < 25 * 2**20
+        network = load_network(CONFIGS / "inference.yaml", weights)
+        assert network(torch.zeros(1, 3, 96, 96)).shape == (1, 1, 96, 96)
 
 
 def test_inference_on_a_loose_picture_estimates_the_fov(trained, synthetic_drive, tmp_path):
@@ -170,11 +173,11 @@ def test_inference_on_a_loose_picture_estimates_the_fov(trained, synthetic_drive
 
 
 def test_shipped_figures_reproduce_on_the_shared_data(tmp_path):
-    """metadata.json's eval_metrics, and the same figures in docs/README.md, are what the evaluate command
-    shown there prints for the shipped weights, on the 4 validation pictures (23, 25, 27, 40) held out of the
-    shared training folder, flip averaging on (the default); the shared folder has no test/, so ``--eval_split test``
-    (the default) cannot run on it."""
-    assert_shipped_figures_reproduce("drive_vessel_segmentation", "drive", tmp_path, eval_split="validation")
+    """metadata.json's eval_metrics, and the same figures in docs/README.md, are what the out-of-fold evaluate
+    command shown there prints for the shipped folds: each of the 20 shared training pictures scored by the fold
+    model that did not train on it, flip averaging on (the default); the shared folder has no test/, so
+    ``--eval_split test`` (the default) cannot run on it."""
+    assert_shipped_figures_reproduce("drive_vessel_segmentation", "drive", tmp_path, eval_split="oof")
 
 
 @pytest.fixture(scope="module")
