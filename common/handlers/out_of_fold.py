@@ -24,7 +24,6 @@ class OutOfFoldMember:
 
         engine.add_event_handler(Events.ITERATION_STARTED, self._select)
         engine.add_event_handler(Events.COMPLETED, self._restore)
-        engine.add_event_handler(Events.EXCEPTION_RAISED, self._restore_and_raise)
 
     @staticmethod
     def _ensemble(engine):
@@ -43,9 +42,4 @@ class OutOfFoldMember:
         self._ensemble(engine).member = int(folds[0])
 
     def _restore(self, engine) -> None:
-        if hasattr(getattr(engine.network, "module", engine.network), "member"):
-            self._ensemble(engine).member = -1
-
-    def _restore_and_raise(self, engine, error: Exception) -> None:
-        self._restore(engine)
-        raise error
+        self._ensemble(engine).member = -1
