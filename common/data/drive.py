@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import BundleInputError
 from .pictures import read_picture
-from .splits import fold_of_groups, validation_mask
+from .splits import split_items
 
 __all__ = ["DriveFormatError", "find_drive_cases", "drive_datalist", "fundus_datalist", "estimate_fov"]
 
@@ -101,14 +101,10 @@ def drive_datalist(
     dataset_dir = Path(dataset_dir)
     if not dataset_dir.is_dir():
         raise FileNotFoundError(f"{dataset_dir}: DRIVE dataset folder does not exist.")
-    if split in ("train", "validation"):
-        cases = find_drive_cases(dataset_dir, "training")
-        held_out = validation_mask([c["case"] for c in cases], val_fraction, seed, fold, num_folds)
-        cases = [c for c, v in zip(cases, held_out) if v == (split == "validation")]
-    elif split == "oof":
-        cases = find_drive_cases(dataset_dir, "training")
-        folds = fold_of_groups([c["case"] for c in cases], num_folds, seed)
-        cases = [{**c, "fold": folds[c["case"]]} for c in cases]
+    if split in ("train", "validation", "oof"):
+        cases = split_items(
+            find_drive_cases(dataset_dir, "training"), "case", split, val_fraction, seed, fold, num_folds
+        )
     elif split == "test":
         cases = find_drive_cases(dataset_dir, "test")
     elif split == "all":

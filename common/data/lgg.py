@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import BundleInputError
 from .pictures import read_picture
-from .splits import fold_of_groups, validation_mask
+from .splits import split_items
 
 __all__ = ["LGGFormatError", "find_lgg_patients", "load_lgg_patient", "lgg_datalist", "mri_datalist", "SLICE_SIZE"]
 
@@ -131,15 +131,11 @@ def lgg_datalist(
     evaluation.
     """
     patients = find_lgg_patients(dataset_dir)
-    if split in ("train", "validation"):
-        held_out = validation_mask([p["patient"] for p in patients], val_fraction, seed, fold, num_folds)
-        patients = [p for p, v in zip(patients, held_out) if v == (split == "validation")]
-    elif split == "oof":
-        folds = fold_of_groups([p["patient"] for p in patients], num_folds, seed)
-        return [{**load_lgg_patient(p), "fold": folds[p["patient"]]} for p in patients]
+    if split in ("train", "validation", "oof"):
+        patients = split_items(patients, "patient", split, val_fraction, seed, fold, num_folds)
     elif split != "all":
         raise BundleInputError(f"unknown LGG split {split!r}; choose from 'train', 'validation', 'all', 'oof'.")
-    return [load_lgg_patient(p) for p in patients]
+    return [{**load_lgg_patient(p), **({"fold": p["fold"]} if "fold" in p else {})} for p in patients]
 
 
 def mri_datalist(input_dir: str | os.PathLike) -> list[dict]:

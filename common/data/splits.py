@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import BundleInputError
 
-__all__ = ["fold_of_groups", "fold_mask", "holdout_mask", "validation_mask"]
+__all__ = ["fold_of_groups", "fold_mask", "holdout_mask", "split_items", "validation_mask"]
 
 
 def _shuffled_groups(groups: Sequence[Hashable], seed: int) -> list[Hashable]:
@@ -69,3 +69,27 @@ def validation_mask(
     if fold is None:
         return holdout_mask(groups, val_fraction, seed)
     return fold_mask(groups, fold, num_folds, seed)
+
+
+def split_items(
+    items: Sequence[dict],
+    group_key: str,
+    split: str,
+    val_fraction: float,
+    seed: int = 0,
+    fold: int | None = None,
+    num_folds: int = 5,
+) -> list[dict]:
+    """The ``train``, ``validation`` or ``oof`` part of ``items`` (dicts grouped by ``item[group_key]``).
+
+    ``train`` / ``validation``: the items outside / inside :func:`validation_mask`; ``oof``: every item, each with
+    its ``fold`` added (:func:`fold_of_groups`), for out-of-fold evaluation.
+    """
+    groups = [item[group_key] for item in items]
+    if split == "oof":
+        folds = fold_of_groups(groups, num_folds, seed)
+        return [{**item, "fold": folds[group]} for item, group in zip(items, groups)]
+    if split not in ("train", "validation"):
+        raise ValueError(f"split_items splits 'train', 'validation' or 'oof', got {split!r}.")
+    held_out = validation_mask(groups, val_fraction, seed, fold, num_folds)
+    return [item for item, v in zip(items, held_out) if v == (split == "validation")]

@@ -23,7 +23,7 @@ from nibabel.filebasedimages import ImageFileError
 from nibabel.spatialimages import HeaderDataError, SpatialImage
 
 from ..errors import BundleInputError
-from .splits import fold_of_groups, validation_mask
+from .splits import split_items
 
 __all__ = [
     "Task03FormatError",
@@ -232,12 +232,8 @@ def liver_datalist(
     file fails before training starts.
     """
     items = find_task03_cases(dataset_dir)
-    if split in ("train", "validation"):
-        held_out = validation_mask([item["case"] for item in items], val_fraction, seed, fold, num_folds)
-        items = [item for item, v in zip(items, held_out) if v == (split == "validation")]
-    elif split == "oof":
-        folds = fold_of_groups([item["case"] for item in items], num_folds, seed)
-        items = [{**item, "fold": folds[item["case"]]} for item in items]
+    if split in ("train", "validation", "oof"):
+        items = split_items(items, "case", split, val_fraction, seed, fold, num_folds)
     elif split != "all":
         raise BundleInputError(f"unknown Task03 split {split!r}; choose from 'train', 'validation', 'all', 'oof'.")
     if check:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bundle_common.data.splits import fold_mask, fold_of_groups, holdout_mask, validation_mask
+from bundle_common.data.splits import fold_mask, fold_of_groups, holdout_mask, split_items, validation_mask
 from bundle_common.errors import BundleInputError
 
 PATIENTS = [f"TCGA_{i:02d}" for i in range(31)]
@@ -43,3 +43,17 @@ def test_no_fold_means_the_usual_holdout():
 def test_bad_folds_are_one_clear_error(fold, num_folds, message):
     with pytest.raises(BundleInputError, match=message):
         fold_mask(PATIENTS, fold, num_folds)
+
+
+def test_split_items_gives_the_train_validation_and_out_of_fold_parts():
+    items = [{"patient": p, "slice": s} for p in PATIENTS for s in range(2)]
+    validation = split_items(items, "patient", "validation", 0.2, fold=3)
+    train = split_items(items, "patient", "train", 0.2, fold=3)
+    assert validation == [i for i, v in zip(items, fold_mask([i["patient"] for i in items], 3, 5)) if v]
+    assert len(train) + len(validation) == len(items) and not {i["patient"] for i in train} & {
+        i["patient"] for i in validation
+    }
+    folds = fold_of_groups(PATIENTS, 5)
+    assert split_items(items, "patient", "oof", 0.2) == [{**i, "fold": folds[i["patient"]]} for i in items]
+    with pytest.raises(ValueError, match="'all'"):
+        split_items(items, "patient", "all", 0.2)
