@@ -117,7 +117,8 @@ class ResumableCheckpoint:
     - the ``state_dict`` of each object in ``save_dict`` (networks unwrapped from DDP; optimizers, LR schedulers);
       an ignite ``Engine`` there (the validator) keeps its ``best_metric`` / ``best_metric_epoch``; a MONAI
       ``CheckpointSaver`` of the best weights keeps its best-so-far score, so a worse epoch after a resume does not
-      overwrite them;
+      overwrite them (when those weights were deleted between the runs, a warning says so and both best-so-far
+      records start again);
     - the trainer's epoch and iteration, and its AMP grad scaler when it has one;
     - the random states of torch, NumPy, Python and of every random transform in ``transforms``, per rank.
 
@@ -224,6 +225,17 @@ class ResumableCheckpoint:
         if error is not None:
             raise error
 
+    def _lost_best_weights(self, checkpoint: Mapping) -> list[Path]:
+        """The files that a ``CheckpointSaver`` in ``save_dict`` recorded as its best weights and that no longer
+        exist (deleted between the runs): its next better epoch would fail to replace them."""
+        lost = []
+        for name, obj in self.save_dict.items():
+            if isinstance(obj, CheckpointSaver) and checkpoint[name] is not None:
+                fixed = getattr(obj._key_metric_checkpoint.save_handler, "filename", None)  # key_metric_filename
+                files = (Path(obj.save_dir) / (fixed or filename) for _, filename in checkpoint[name]["_saved"])
+                lost += [file for file in files if not file.is_file()]
+        return lost
+
     def load(self, engine: Engine) -> None:
         if not self.path.is_file():
             raise BundleInputError(f"{self.path}: no checkpoint to resume from (train without --resume first).")
@@ -231,8 +243,16 @@ class ResumableCheckpoint:
         missing = [name for name in self.save_dict if name not in checkpoint]
         if missing:
             raise BundleInputError(f"{self.path}: not a checkpoint of this training (no {', '.join(missing)}).")
+        lost = self._lost_best_weights(checkpoint)
         for name, obj in self.save_dict.items():
+            if lost and isinstance(obj, (Engine, CheckpointSaver)):
+                continue  # the best-so-far record points at weights that are gone: it starts again
             self._restore(obj, checkpoint[name])
+        if lost:
+            engine.logger.warning(
+                f"resume: the best weights so far ({', '.join(map(str, lost))}) are gone; the best-so-far record "
+                f"starts again, so the run ends with the best weights of the epochs after {checkpoint['trainer']['epoch']}."
+            )
         engine.state.epoch = checkpoint["trainer"]["epoch"]
         engine.state.iteration = checkpoint["trainer"]["iteration"]
         scaler = getattr(engine, "scaler", None)

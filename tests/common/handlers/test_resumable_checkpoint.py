@@ -1,3 +1,4 @@
+import logging
 import random
 import threading
 
@@ -196,3 +197,33 @@ def test_resume_without_a_checkpoint_is_an_input_error(tmp_path):
     trainer = trainer_with(ResumableCheckpoint(tmp_path / "none.pt", {"model": torch.nn.Linear(1, 1)}, resume=True))
     with pytest.raises(BundleInputError, match="none.pt: no checkpoint to resume from"):
         trainer.run([0], max_epochs=1)
+
+
+def test_resume_after_the_best_weights_were_deleted_warns_and_tracks_the_best_again(tmp_path, caplog):
+    net, path = torch.nn.Linear(2, 2), tmp_path / "runs" / "last.pt"
+    best = tmp_path / "models" / "model.pt"
+
+    def run(figures: list[float], resume: bool, epochs: int) -> Engine:
+        saver = CheckpointSaver(tmp_path / "models", {"model": net}, key_metric_name="acc", save_key_metric=True,
+                                key_metric_filename="model.pt")  # fmt: skip
+        validator = key_metric_validator(saver, figures)
+        trainer = Engine(lambda e, b: None)
+
+        @trainer.on(Events.EPOCH_COMPLETED)
+        def train_and_validate(engine):
+            with torch.no_grad():
+                net.weight.fill_(float(engine.state.epoch))
+            validator.run([0], max_epochs=1)
+
+        save_dict = {"model": net, "best_model_saver": saver, "validator": validator}
+        ResumableCheckpoint(path, save_dict, resume=resume).attach(trainer)
+        trainer.run([0, 1], max_epochs=epochs)
+        return trainer
+
+    run([0.5, 0.9], resume=False, epochs=2)
+    best.unlink()  # e.g. cleaned away between two sessions
+    with caplog.at_level(logging.WARNING):
+        trainer = run([0.7, 0.6], resume=True, epochs=4)  # both worse than the lost 0.9
+    assert trainer.state.epoch == 4
+    assert "model.pt) are gone" in caplog.text and "epochs after 2" in caplog.text
+    assert torch.load(best, weights_only=True)["weight"].eq(3.0).all()  # the best of epochs 3 and 4
