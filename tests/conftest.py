@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bundle_common.bundle_cli import REPO_ROOT
+from bundle_tools.bundle_cli import REPO_ROOT
 
 SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
@@ -43,8 +43,8 @@ def decollating_engine():
 @pytest.fixture(scope="session")
 def tiny_mnist_dir(tmp_path_factory) -> Path:
     """An MNIST-layout folder of 240 training and 60 test images: scikit-learn digits, the same IDX files."""
-    from bundle_common.data.digits import digits_as_mnist
     from bundle_common.data.idx import write_idx
+    from bundle_tools.data.digits import digits_as_mnist
 
     images, labels = digits_as_mnist()
     folder = tmp_path_factory.mktemp("tiny_mnist")
@@ -66,7 +66,7 @@ def assert_shipped_figures_reproduce(bundle: str, data: str, output_dir: Path, *
     (within 1e-4) and that each figure appears in the README; skip when the shared data is absent."""
     import json
 
-    from bundle_common.bundle_cli import bundle_args, run_workflow
+    from bundle_tools.bundle_cli import bundle_args, run_workflow
 
     root = f"bundles/{bundle}"
     words = bundle_args(

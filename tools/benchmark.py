@@ -21,7 +21,7 @@ fails on speed.
 
 import fire
 
-from bundle_common.benchmark import run_suite, run_time_to_quality
+from bundle_tools.benchmark import run_suite, run_time_to_quality
 
 
 def main(

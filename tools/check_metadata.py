@@ -11,7 +11,7 @@ from pathlib import Path
 
 import fire
 
-from bundle_common.metadata import check_bundles
+from bundle_tools.metadata import check_bundles
 
 
 def main(bundles_dir: str = "bundles") -> None:

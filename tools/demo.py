@@ -5,7 +5,7 @@ python tools/demo.py [--work_dir runs/demo] [--epochs 3]
 
 import fire
 
-from bundle_common.demo import run_demo
+from bundle_tools.demo import run_demo
 
 
 def main(work_dir: str = "runs/demo", epochs: int = 3) -> None:

@@ -5,8 +5,8 @@ python tools/download_mnist.py --out data/mnist
 
 import fire
 
-from bundle_common.data.download import download_verified
 from bundle_common.data.mnist import MNIST_MIRRORS, MNIST_SHA256
+from bundle_tools.data.download import download_verified
 
 
 def main(out: str, mirrors: tuple = MNIST_MIRRORS, timeout: float = 60.0) -> None:

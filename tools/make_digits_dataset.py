@@ -5,7 +5,7 @@ python tools/make_digits_dataset.py --out data/digits_mnist [--test_fraction 0.2
 
 import fire
 
-from bundle_common.data.digits import write_digits_dataset
+from bundle_tools.data.digits import write_digits_dataset
 
 
 def main(out: str, test_fraction: float = 0.2, seed: int = 0) -> None:

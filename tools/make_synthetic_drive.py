@@ -5,7 +5,7 @@ python tools/make_synthetic_drive.py --out data/drive_synthetic [--n_training 4]
 
 import fire
 
-from bundle_common.data.synthetic_drive import write_synthetic_drive
+from bundle_tools.data.synthetic_drive import write_synthetic_drive
 
 
 def main(out: str, n_training: int = 4, n_test: int = 2, seed: int = 0) -> None:

@@ -5,7 +5,7 @@ python tools/make_synthetic_lgg.py --out data/lgg_synthetic [--n_patients 4] [--
 
 import fire
 
-from bundle_common.data.synthetic_lgg import write_synthetic_lgg
+from bundle_tools.data.synthetic_lgg import write_synthetic_lgg
 
 
 def main(out: str, n_patients: int = 4, n_slices: int = 12, seed: int = 0, n_without_tumour: int = 0) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fire
 
-from bundle_common.data.synthetic_liver import write_synthetic_liver
+from bundle_tools.data.synthetic_liver import write_synthetic_liver
 
 
 def main(

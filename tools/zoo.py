@@ -15,7 +15,7 @@ import sys
 
 import fire
 
-from bundle_common.zoo import ZooError, download_bundle, package_bundle, write_index
+from bundle_tools.zoo import ZooError, download_bundle, package_bundle, write_index
 
 
 def _version_text(version) -> str:
@@ -28,7 +28,8 @@ def package(bundle: str, out: str) -> None:
     """Write OUT/<name>_v<version>.zip of the bundle folder BUNDLE (a no-op when the same content is there)."""
     result = package_bundle(bundle, out)
     state = "written" if result["written"] else "unchanged, already there"
-    print(f"{result['path']}: {state} (sha256 {result['sha256']})")
+    sizes = f"{result['bytes']:,} bytes, of which bundle_common {result['runtime_bytes']:,}"
+    print(f"{result['path']}: {state} (sha256 {result['sha256']}, {sizes})")
 
 
 def index(zoo: str) -> None:

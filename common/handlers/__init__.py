@@ -1,5 +1,13 @@
-"""Ignite handlers that write what an evaluation or inference run produced."""
+"""Ignite handlers MONAI lacks.
 
+Training: ``ResumableCheckpoint`` (a killed run resumes exactly), ``StopOnNonFiniteLoss``. Evaluation: the report
+writers (``CaseReport`` and its subclasses ``FOVVesselReport``, ``VolumeDiceReport``, ``LabelDiceReport``; the
+tables ``CaseTableWriter`` and ``MetricsJSONWriter``) and ``OutOfFoldMember`` (each case scored by the fold model that
+did not train on it). Inference: the picture writers ``SegmentationPNGWriter``, ``SliceSeriesWriter`` and
+``OrthoViewsWriter``.
+"""
+
+from .case_report import CaseReport
 from .case_table import CaseTableWriter, classification_row
 from .label_dice_report import LabelDiceReport
 from .metrics_json import MetricsJSONWriter
@@ -15,6 +23,7 @@ from .volume_dice_report import VolumeDiceReport
 __all__ = [
     "StopOnNonFiniteLoss",
     "ResumableCheckpoint",
+    "CaseReport",
     "CaseTableWriter",
     "FOVVesselReport",
     "LabelDiceReport",

@@ -251,7 +251,8 @@ class ResumableCheckpoint:
         if lost:
             engine.logger.warning(
                 f"resume: the best weights so far ({', '.join(map(str, lost))}) are gone; the best-so-far record "
-                f"starts again, so the run ends with the best weights of the epochs after {checkpoint['trainer']['epoch']}."
+                "starts again, so the run ends with the best weights of the epochs after "
+                f"{checkpoint['trainer']['epoch']}."
             )
         engine.state.epoch = checkpoint["trainer"]["epoch"]
         engine.state.iteration = checkpoint["trainer"]["iteration"]

@@ -1,6 +1,6 @@
 """Dictionary transforms MONAI lacks, each with its array version beside it where one makes sense."""
 
-from .cascade import CoarseMaskd, RandCoarseMaskd
+from .cascade import CoarseMaskd
 from .fov import NormalizeInFOV, NormalizeInFOVd
 from .roi import ForegroundCropd, RandForegroundCropd, jittered_box
 from .slices import AdjacentSlicesToChannels, AdjacentSlicesToChannelsd
@@ -12,7 +12,6 @@ __all__ = [
     "ForegroundCropd",
     "NormalizeInFOV",
     "NormalizeInFOVd",
-    "RandCoarseMaskd",
     "RandForegroundCropd",
     "jittered_box",
 ]

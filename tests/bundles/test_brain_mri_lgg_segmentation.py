@@ -11,8 +11,8 @@ import yaml
 from monai.bundle import ConfigParser
 from PIL import Image
 
-from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
-from bundle_common.export import load_network, torchscript_max_abs_diff
+from bundle_tools.bundle_cli import REPO_ROOT, run_bundle, run_workflow
+from bundle_tools.export import load_network, torchscript_max_abs_diff
 from tests.conftest import assert_shipped_figures_reproduce, read_csv_rows
 
 BUNDLE = REPO_ROOT / "bundles" / "brain_mri_lgg_segmentation"
@@ -25,7 +25,7 @@ TINY_TRAINING = {"slices_per_patient": 2, "val_interval": 1, "batch_size": 4, "p
 @pytest.fixture(scope="module")
 def synthetic_lgg(tmp_path_factory):
     """5 patients of 6 slices (256 x 256) in the kaggle_3m layout, one of them without tumour."""
-    from bundle_common.data.synthetic_lgg import write_synthetic_lgg
+    from bundle_tools.data.synthetic_lgg import write_synthetic_lgg
 
     folder = tmp_path_factory.mktemp("synthetic_lgg") / "kaggle_3m"
     patients = write_synthetic_lgg(folder, n_patients=N_PATIENTS, n_slices=N_SLICES, seed=0, n_without_tumour=1)

@@ -9,8 +9,8 @@ import torch
 import yaml
 from PIL import Image
 
-from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
-from bundle_common.export import load_network, torchscript_max_abs_diff
+from bundle_tools.bundle_cli import REPO_ROOT, run_bundle, run_workflow
+from bundle_tools.export import load_network, torchscript_max_abs_diff
 from tests.conftest import assert_shipped_figures_reproduce, read_csv_rows
 
 BUNDLE = REPO_ROOT / "bundles" / "drive_vessel_segmentation"
@@ -22,7 +22,7 @@ SUMMARY = {"dice", "auc", "accuracy", "sensitivity", "specificity", "dice_per_im
 @pytest.fixture(scope="module")
 def synthetic_drive(tmp_path_factory):
     """5 training and 2 test pictures of 120 x 128 pixels in the DRIVE layout."""
-    from bundle_common.data.synthetic_drive import write_synthetic_drive
+    from bundle_tools.data.synthetic_drive import write_synthetic_drive
 
     folder = tmp_path_factory.mktemp("synthetic_drive")
     write_synthetic_drive(folder, n_training=5, n_test=2, seed=0, height=128, width=120)

@@ -12,8 +12,8 @@ import torch
 import yaml
 from PIL import Image
 
-from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
-from bundle_common.export import load_network, torchscript_max_abs_diff
+from bundle_tools.bundle_cli import REPO_ROOT, run_bundle, run_workflow
+from bundle_tools.export import load_network, torchscript_max_abs_diff
 from tests.conftest import assert_shipped_figures_reproduce, read_csv_rows, shared_dataset
 
 COARSE = REPO_ROOT / "bundles" / "liver_ct_coarse_segmentation"
@@ -30,7 +30,7 @@ TINY_FINE_TRAINING = {**TINY_TRAINING, "patch_size": [32, 32, 32]}
 @pytest.fixture(scope="module")
 def synthetic_liver(tmp_path_factory):
     """4 CTs of 64 x 64 x 40 voxels at 1.5 x 1.5 x 4 mm, LPS-oriented, with liver and (mostly) tumours."""
-    from bundle_common.data.synthetic_liver import write_synthetic_liver
+    from bundle_tools.data.synthetic_liver import write_synthetic_liver
 
     folder = tmp_path_factory.mktemp("synthetic_liver") / "Task03_Liver"
     cases = write_synthetic_liver(folder, n_cases=N_CASES, seed=0)

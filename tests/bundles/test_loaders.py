@@ -10,7 +10,7 @@ import torch
 from monai.bundle import ConfigParser
 from monai.data import ThreadDataLoader
 
-from bundle_common.bundle_cli import REPO_ROOT
+from bundle_tools.bundle_cli import REPO_ROOT
 
 CPUS = 16  # the machine the test pretends to be on
 BESIDE_A_GPU = {

@@ -9,8 +9,8 @@ import torch
 import yaml
 from PIL import Image
 
-from bundle_common.bundle_cli import REPO_ROOT, run_bundle, run_workflow
-from bundle_common.export import torchscript_max_abs_diff
+from bundle_tools.bundle_cli import REPO_ROOT, run_bundle, run_workflow
+from bundle_tools.export import torchscript_max_abs_diff
 from tests.conftest import assert_shipped_figures_reproduce, read_csv_rows
 
 BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
@@ -134,7 +134,7 @@ def test_workflows_share_network_and_intensity_definitions():
 def test_shipped_weights_match_network_and_size():
     path = BUNDLE / "models" / "model.pt"
     assert path.stat().st_size < 25 * 2**20
-    from bundle_common.export import load_network
+    from bundle_tools.export import load_network
 
     network = load_network(CONFIGS / "inference.yaml", path)
     assert network(torch.zeros(2, 1, 28, 28)).shape == (2, 10)

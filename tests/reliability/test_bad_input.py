@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bundle_common.bundle_cli import REPO_ROOT, run_workflow
 from bundle_common.data.drive import drive_datalist, fundus_datalist
 from bundle_common.data.idx import read_idx, write_idx
 from bundle_common.data.lgg import lgg_datalist, mri_datalist
 from bundle_common.data.mnist import digit_images_datalist, mnist_datalist
 from bundle_common.data.task03 import ct_datalist, liver_datalist
 from bundle_common.errors import BundleInputError, input_error_in
+from bundle_tools.bundle_cli import REPO_ROOT, run_workflow
 
 BUNDLES = {
     "mnist": "mnist_classification",
@@ -513,9 +513,9 @@ CLI_CASES = [case for case in DATA_CASES if case.cli] + SETTING_CASES
 @pytest.fixture(scope="module")
 def valid_data(tiny_mnist_dir, tmp_path_factory) -> dict[str, Path]:
     """One small valid dataset a layout, generated; each case breaks a copy."""
-    from bundle_common.data.synthetic_drive import write_synthetic_drive
-    from bundle_common.data.synthetic_lgg import write_synthetic_lgg
-    from bundle_common.data.synthetic_liver import write_synthetic_liver
+    from bundle_tools.data.synthetic_drive import write_synthetic_drive
+    from bundle_tools.data.synthetic_lgg import write_synthetic_lgg
+    from bundle_tools.data.synthetic_liver import write_synthetic_liver
 
     root = tmp_path_factory.mktemp("valid")
     write_synthetic_drive(root / "drive", n_training=2, n_test=1, seed=0, height=96, width=96)

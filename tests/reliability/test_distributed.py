@@ -24,7 +24,7 @@ import pytest
 import torch
 from monai.bundle import ConfigParser
 
-from bundle_common.bundle_cli import REPO_ROOT, bundle_args
+from bundle_tools.bundle_cli import REPO_ROOT, bundle_args
 
 EPOCHS = 2
 CASES = {  # bundle: (its options for the tiny run, the number of validation cases that gives)
@@ -48,7 +48,7 @@ BEFORE_THE_CONFIG = "Setting logging properties based on config"  # MONAI logs i
 
 @pytest.fixture(scope="module")
 def drive_dir(tmp_path_factory) -> Path:
-    from bundle_common.data.synthetic_drive import write_synthetic_drive
+    from bundle_tools.data.synthetic_drive import write_synthetic_drive
 
     folder = tmp_path_factory.mktemp("drive")
     write_synthetic_drive(folder, n_training=7, n_test=0, seed=0, height=128, width=120)
@@ -57,7 +57,7 @@ def drive_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def lgg_dir(tmp_path_factory) -> Path:
-    from bundle_common.data.synthetic_lgg import write_synthetic_lgg
+    from bundle_tools.data.synthetic_lgg import write_synthetic_lgg
 
     folder = tmp_path_factory.mktemp("lgg") / "kaggle_3m"
     write_synthetic_lgg(folder, n_patients=5, n_slices=4, seed=0, n_without_tumour=1)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bundle_common.bundle_cli import REPO_ROOT, run_bundle
+from bundle_tools.bundle_cli import REPO_ROOT, run_bundle
 
 BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
 EPOCHS = 4

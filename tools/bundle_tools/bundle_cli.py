@@ -9,7 +9,7 @@ from pathlib import Path
 
 __all__ = ["REPO_ROOT", "bundle_args", "run_bundle", "run_workflow"]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def bundle_args(*args, **options) -> list[str]:

@@ -27,8 +27,8 @@ import pytest
 import torch
 from PIL import Image
 
-from bundle_common.bundle_cli import REPO_ROOT, bundle_args
-from bundle_common.zoo import (
+from bundle_tools.bundle_cli import REPO_ROOT, bundle_args
+from bundle_tools.zoo import (
     ZooError,
     bundle_members,
     download_bundle,
@@ -60,12 +60,12 @@ def tree(folder: Path) -> dict | None:
 
 
 def expected_bundle_files() -> dict[str, str]:
-    """What the unpacked bundle folder must hold: the shipped bundle files and common/ as bundle_common/."""
+    """What the unpacked bundle folder must hold: the shipped bundle files and common/'s code as bundle_common/."""
     shipped = ["LICENSE", "docs/README.md", "models/model.pt"]
     shipped += [f"configs/{p.name}" for p in (BUNDLE / "configs").iterdir() if p.is_file()]
     files = {rel: sha256(BUNDLE / rel) for rel in shipped}
     for p in COMMON.rglob("*"):
-        if p.is_file() and p.suffix in (".py", ".json") and "__pycache__" not in p.parts:
+        if p.is_file() and p.suffix == ".py" and "__pycache__" not in p.parts:
             files[f"bundle_common/{p.relative_to(COMMON).as_posix()}"] = sha256(p)
     return files
 
@@ -161,7 +161,9 @@ def test_zip_has_monai_layout_with_bundle_common_vendored(published):
         contents = {i.filename.removeprefix(f"{NAME}/"): hashlib.sha256(zf.read(i)).hexdigest() for i in infos}
     assert all(i.filename.startswith(f"{NAME}/") for i in infos)  # one top folder, as monai.bundle.download expects
     assert contents == expected_bundle_files()
-    assert {"bundle_common/zoo.py", "bundle_common/schemas/metadata.schema.json"} <= set(contents)
+    assert {"bundle_common/networks.py", "bundle_common/handlers/case_report.py"} <= set(contents)
+    # the runtime only: the tooling (zoo, benchmark, demo, generated data, metadata check) stays home
+    assert not any(name.startswith("bundle_tools/") or name.endswith(("zoo.py", "benchmark.py")) for name in contents)
     assert [i.filename for i in infos] == sorted(i.filename for i in infos)
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {stat.S_IFMT(i.external_attr >> 16) for i in infos} == {stat.S_IFREG}
@@ -308,7 +310,7 @@ def test_downloaded_bundle_runs_with_vendored_bundle_common_and_no_install(downl
 def test_liver_pair_downloaded_into_one_folder_runs_the_cascade(tmp_path):
     """The README's liver path: both liver bundles from one zoo into one folder, then the fine bundle's inference
     (coarse -> fine cascade, coarse weights found beside it) with no install of this repository."""
-    from bundle_common.data.synthetic_liver import write_synthetic_liver
+    from bundle_tools.data.synthetic_liver import write_synthetic_liver
 
     zoo = tmp_path / "zoo"
     names = ["liver_ct_coarse_segmentation", "liver_ct_fine_segmentation"]
@@ -549,7 +551,7 @@ def test_failure_is_clear_and_leaves_destination_as_it_was(case, dest_state, www
 def test_command_line_download_and_its_errors(published, tmp_path):
     result = zoo_cli("download", name=NAME, index=published[1], version=VERSION, dest=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / NAME / "bundle_common" / "zoo.py").is_file()
+    assert (tmp_path / NAME / "bundle_common" / "networks.py").is_file()
     result = zoo_cli("download", name=NAME, index=published[1], dest=tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"error: {tmp_path / NAME} already exists; remove it or pass replace=True")

@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from .networks import load_weights
+from bundle_common.networks import load_weights
 
 __all__ = ["load_network", "torchscript_max_abs_diff"]
 

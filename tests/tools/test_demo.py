@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bundle_common.demo import run_demo
+from bundle_tools.demo import run_demo
 
 
 def _figure(figures: dict, name_start: str):

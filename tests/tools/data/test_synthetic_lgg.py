@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from bundle_common.data.synthetic_lgg import synthetic_patient, write_synthetic_lgg
+from bundle_tools.data.synthetic_lgg import synthetic_patient, write_synthetic_lgg
 
 NAMES = [f"TCGA_SY_{i:04d}_20000101" for i in range(5)]
 
@@ -174,7 +174,7 @@ def test_refuses_a_non_empty_out_dir_and_accepts_an_empty_one(tmp_path):
 
 
 def test_a_failure_leaves_nothing_behind(tmp_path, monkeypatch):
-    import bundle_common.data.synthetic_lgg as module
+    import bundle_tools.data.synthetic_lgg as module
 
     calls = []
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bundle_common.data.synthetic_drive import synthetic_fundus, write_synthetic_drive
+from bundle_tools.data.synthetic_drive import synthetic_fundus, write_synthetic_drive
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,8 @@ import os
 import numpy as np
 from PIL import Image
 
-from ..io import staged_folder
+from bundle_common.io import staged_folder
+
 from .shapes import lumpy_distance
 
 __all__ = ["synthetic_patient", "write_synthetic_lgg"]

@@ -11,8 +11,8 @@ __all__ = ["load_schema", "metadata_problems", "check_bundles"]
 
 
 def load_schema() -> dict:
-    """The JSON schema in ``bundle_common/schemas/metadata.schema.json``."""
-    return json.loads(resources.files("bundle_common").joinpath("schemas/metadata.schema.json").read_text())
+    """The JSON schema in ``bundle_tools/schemas/metadata.schema.json``."""
+    return json.loads(resources.files("bundle_tools").joinpath("schemas/metadata.schema.json").read_text())
 
 
 def metadata_problems(meta_file: str | os.PathLike) -> list[str]:

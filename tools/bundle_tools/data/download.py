@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..io import atomic_write_bytes
+from bundle_common.io import atomic_write_bytes
 
 __all__ = ["ChecksumError", "download_verified"]
 

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import torch
 
+from bundle_common.io import atomic_write_json, atomic_write_text
+from bundle_common.networks import load_weights
+
 from .bundle_cli import REPO_ROOT
-from .io import atomic_write_json, atomic_write_text
-from .networks import load_weights
 
 __all__ = [
     "BUNDLES",
@@ -59,8 +60,9 @@ NETWORK_PHASES = ("forward_and_loss", "backward", "optimizer")
 
 
 def _mnist(folder: Path, quick: bool) -> Path:
+    from bundle_common.data.idx import write_idx
+
     from .data.digits import digits_as_mnist
-    from .data.idx import write_idx
 
     images, labels = digits_as_mnist()  # 1797 real (scikit-learn) digits in the MNIST layout
     write_idx(folder / "train-images-idx3-ubyte", images)
@@ -344,7 +346,7 @@ def _step_ms(clock: dict, reference: dict) -> dict | None:
 
 def _cache_mb(dataset) -> float | None:
     """MiB held by a ``CacheDataset``'s cache (the items after the deterministic transforms); None for no cache."""
-    from .data.cache import nbytes
+    from bundle_common.data.cache import nbytes
 
     cache = getattr(dataset, "_cache", None)
     return None if cache is None else round(sum(nbytes(item) for item in cache) / 2**20, 1)

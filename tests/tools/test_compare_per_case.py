@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bundle_common.bundle_cli import REPO_ROOT
+from bundle_tools.bundle_cli import REPO_ROOT
 
 
 def _write(path, rows):

@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from bundle_common import benchmark
-from bundle_common.benchmark import (
+from bundle_tools import benchmark
+from bundle_tools.benchmark import (
     FIELDS,
     _measure_training,
     _prepared_trainer,
@@ -17,7 +17,7 @@ from bundle_common.benchmark import (
     run_suite,
     run_time_to_quality,
 )
-from bundle_common.bundle_cli import REPO_ROOT
+from bundle_tools.bundle_cli import REPO_ROOT
 
 
 def test_quick_benchmark_writes_json_and_markdown(tmp_path):
@@ -156,8 +156,8 @@ def test_reference_steps_after_each_measured_epoch(monkeypatch):
 def test_time_to_quality_writes_json_and_markdown(tmp_path):
     from monai.data import get_track_meta
 
-    from bundle_common.data.digits import digits_as_mnist
     from bundle_common.data.idx import write_idx
+    from bundle_tools.data.digits import digits_as_mnist
 
     images, labels = digits_as_mnist()  # the real-data layout under data_root, small
     write_idx(tmp_path / "data" / "mnist" / "train-images-idx3-ubyte", images)

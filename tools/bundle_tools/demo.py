@@ -44,7 +44,7 @@ def _write_png_inputs(dataset_dir: Path, input_dir: Path, count: int = 6) -> Non
     """A few test digits as PNGs a person might draw: 64x64, half of them dark ink on white paper."""
     from PIL import Image
 
-    from .data.mnist import load_mnist_split
+    from bundle_common.data.mnist import load_mnist_split
 
     images, labels, source = load_mnist_split(dataset_dir, "test")
     input_dir.mkdir(parents=True, exist_ok=True)

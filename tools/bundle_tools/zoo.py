@@ -1,13 +1,15 @@
 """Bundle distribution: model-zoo zips of the bundles, an index of a zoo folder, and a checked, safe download.
 
 A bundle zip ``<name>_v<version>.zip`` holds one top-level folder ``<name>/`` (what ``monai.bundle.download``
-extracts): the bundle's ``configs/``, ``docs/``, ``models/``, ``scripts/`` and ``LICENSE``, plus this package copied
-in as ``<name>/bundle_common/``. ``python -m monai.bundle run`` puts the bundle folder on ``sys.path`` before it builds
-the components, so the configs' ``bundle_common....`` targets import that copy, with no install of this repository.
+extracts): the bundle's ``configs/``, ``docs/``, ``models/``, ``scripts/`` and ``LICENSE``, plus the runtime package
+``bundle_common`` (what configs reference: readers, transforms, handlers, metrics, inferers, writers) copied in as
+``<name>/bundle_common/``; the tooling (this package: zoo, benchmark, demo, generated data) stays home.
+``python -m monai.bundle run`` puts the bundle folder on ``sys.path`` before it builds the components, so the
+configs' ``bundle_common....`` targets import that copy, with no install of this repository.
 
 The index ``index.json`` is keyed like the MONAI model zoo's ``model_info.json`` (``<name>_v<version>``); each entry
 names the bundle, its version, description, MONAI and PyTorch versions, the zip's sha256, size and URL (relative
-to the index). Only the standard library is used here (and ``io``), so the vendored copy works wherever MONAI does.
+to the index). Only the standard library is used here (and ``bundle_common.io``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from .io import atomic_write_json, publish_file
+import bundle_common
+from bundle_common.io import atomic_write_json, publish_file
 
 __all__ = [
     "INDEX_NAME",
@@ -48,7 +51,7 @@ BUNDLE_ENTRIES = ("configs", "docs", "models", "scripts", "LICENSE")
 # files never shipped, wherever they are: caches, hidden files, TorchScript exports and training checkpoints
 EXCLUDED_PATTERNS = ("__pycache__", "*.pyc", ".*", "*.ts", "checkpoint_*.pt")
 VENDORED_NAME = "bundle_common"
-VENDORED_SUFFIXES = (".py", ".json")  # the package's code and its package data (schemas/*.json)
+VENDORED_SUFFIXES = (".py",)  # the runtime package's code (it has no package data)
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: the same content gives the same bytes
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 MAX_INDEX_BYTES = 16 * 2**20
@@ -91,7 +94,7 @@ def _walk_files(root: Path) -> list[Path]:
 
 def bundle_members(bundle: str | os.PathLike) -> list[tuple[str, Path]]:
     """``(name in the zip, file)`` pairs of a bundle zip, sorted by name: the bundle's shipped files under
-    ``<name>/`` and this package's ``.py``/``.json`` files under ``<name>/bundle_common/``."""
+    ``<name>/`` and the runtime package's ``.py`` files under ``<name>/bundle_common/``."""
     bundle = Path(bundle).resolve()
     name = _check_name(bundle.name, "bundle folder name")
     if not (bundle / "configs" / "metadata.json").is_file():
@@ -101,7 +104,7 @@ def bundle_members(bundle: str | os.PathLike) -> list[tuple[str, Path]]:
         path = bundle / entry
         files = _walk_files(path) if path.is_dir() else [path] if path.is_file() else []
         members.update({f"{name}/{f.relative_to(bundle).as_posix()}": f for f in files})
-    package = Path(__file__).resolve().parent
+    package = Path(bundle_common.__file__).resolve().parent
     for f in _walk_files(package):
         if f.suffix in VENDORED_SUFFIXES:
             members[f"{name}/{VENDORED_NAME}/{f.relative_to(package).as_posix()}"] = f
@@ -156,8 +159,9 @@ def _refuse_changed(key: str, sha256: str, published: str | None, where: str) ->
 def package_bundle(bundle: str | os.PathLike, out: str | os.PathLike) -> dict:
     """Write ``out/<name>_v<version>.zip`` for the bundle folder ``bundle``.
 
-    Returns ``{"path", "name", "version", "sha256", "written"}``; ``written`` is False when that zip already held
-    the same content (a no-op). Raises :class:`ZooError` when the version is already in ``out`` (zip or index)
+    Returns ``{"path", "name", "version", "sha256", "written", "bytes", "runtime_bytes"}``: ``written`` is False when
+    that zip already held the same content (a no-op); ``bytes`` is the zip's size, ``runtime_bytes`` the compressed
+    size of the vendored ``bundle_common`` in it. Raises :class:`ZooError` when the version is already in ``out`` (zip or index)
     with different content.
     """
     members = bundle_members(bundle)
@@ -178,13 +182,18 @@ def package_bundle(bundle: str | os.PathLike, out: str | os.PathLike) -> dict:
         _write_zip(Path(tmp), members)
         sha256 = _sha256(tmp)
         _refuse_changed(key, sha256, _read_local_index(out).get(key, {}).get("sha256"), str(out / INDEX_NAME))
-        if target.exists():
+        written = not target.exists()
+        if written:
+            publish_file(tmp, target)
+        else:
             _refuse_changed(key, sha256, _sha256(target), str(target))
-            return {"path": target, "name": name, "version": version, "sha256": sha256, "written": False}
-        publish_file(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return {"path": target, "name": name, "version": version, "sha256": sha256, "written": True}
+    with zipfile.ZipFile(target) as zf:
+        vendored = f"{name}/{VENDORED_NAME}/"
+        runtime_bytes = sum(i.compress_size for i in zf.infolist() if i.filename.startswith(vendored))
+    return {"path": target, "name": name, "version": version, "sha256": sha256, "written": written,
+            "bytes": target.stat().st_size, "runtime_bytes": runtime_bytes}  # fmt: skip
 
 
 def zip_bundle_metadata(zf: zipfile.ZipFile, where: str) -> tuple[str, dict]:

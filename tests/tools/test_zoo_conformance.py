@@ -16,9 +16,9 @@ import pytest
 import torch
 from monai.bundle import ConfigParser
 
-from bundle_common.bundle_cli import REPO_ROOT, run_bundle
-from bundle_common.export import load_network
-from bundle_common.metadata import metadata_problems
+from bundle_tools.bundle_cli import REPO_ROOT, run_bundle
+from bundle_tools.export import load_network
+from bundle_tools.metadata import metadata_problems
 
 BUNDLES = sorted(p for p in (REPO_ROOT / "bundles").iterdir() if p.is_dir())
 REQUIRED_FILES = (

@@ -5,8 +5,8 @@ import json
 import subprocess
 import sys
 
-from bundle_common.bundle_cli import REPO_ROOT
-from bundle_common.data.synthetic_drive import write_synthetic_drive
+from bundle_tools.bundle_cli import REPO_ROOT
+from bundle_tools.data.synthetic_drive import write_synthetic_drive
 
 
 def test_plain_baseline_writes_validation_figures_for_the_bundles_split(tmp_path):

@@ -1,7 +1,7 @@
 import numpy as np
 
-from bundle_common.data.digits import digits_as_mnist, write_digits_dataset
 from bundle_common.data.mnist import load_mnist_split
+from bundle_tools.data.digits import digits_as_mnist, write_digits_dataset
 
 
 def test_digits_look_like_mnist():

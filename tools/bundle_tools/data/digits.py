@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .idx import write_idx
-from .mnist import MNIST_FILES
-from .splits import holdout_mask
+from bundle_common.data.idx import write_idx
+from bundle_common.data.mnist import MNIST_FILES
+from bundle_common.data.splits import holdout_mask
 
 __all__ = ["digits_as_mnist", "write_digits_dataset"]
 

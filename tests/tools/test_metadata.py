@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from bundle_common.metadata import check_bundles, metadata_problems
+from bundle_tools.metadata import check_bundles, metadata_problems
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLES = sorted(p for p in (REPO_ROOT / "bundles").iterdir() if p.is_dir())

@@ -36,7 +36,8 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-from ..io import staged_folder
+from bundle_common.io import staged_folder
+
 from .shapes import lumpy_distance
 
 __all__ = ["synthetic_liver_affine", "synthetic_liver_case", "write_synthetic_liver"]

@@ -8,9 +8,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from bundle_common.bundle_cli import REPO_ROOT
-from bundle_common.data.synthetic_liver import synthetic_liver_affine, synthetic_liver_case, write_synthetic_liver
 from bundle_common.data.task03 import find_task03_cases, liver_datalist
+from bundle_tools.bundle_cli import REPO_ROOT
+from bundle_tools.data.synthetic_liver import synthetic_liver_affine, synthetic_liver_case, write_synthetic_liver
 
 NAMES = [f"liver_{i}" for i in range(4)]
 
@@ -162,7 +162,7 @@ def test_refuses_a_non_empty_out_dir_and_accepts_an_empty_one(tmp_path):
 
 
 def test_a_failure_leaves_nothing_behind(tmp_path, monkeypatch):
-    import bundle_common.data.synthetic_liver as module
+    import bundle_tools.data.synthetic_liver as module
 
     calls = []
 

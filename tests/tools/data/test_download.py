@@ -6,7 +6,7 @@ from functools import partial
 
 import pytest
 
-from bundle_common.data.download import download_verified
+from bundle_tools.data.download import download_verified
 
 
 @pytest.fixture()
