@@ -22,7 +22,8 @@ coarse_run = partial(run_workflow, COARSE)
 fine_run = partial(run_workflow, FINE)
 N_CASES = 4
 SMALL = {"roi_size": [32, 32, 32], "sw_batch_size": 2}  # windows for tiny volumes
-SMALL_COARSE = {**SMALL, "coarse#roi_size": [32, 32, 32]}
+SMALL_CASCADE = {**SMALL, "coarse#config#roi_size": [32, 32, 32]}  # inference.yaml: the coarse bundle's config read
+SMALL_CASCADE_EVALUATE = {**SMALL, "cascade#coarse#config#roi_size": [32, 32, 32]}  # evaluate.yaml reads inference.yaml
 TINY_TRAINING = {"val_interval": 1, "num_workers": 0, "progress_bar": False, **SMALL}  # both stages, and experiments
 TINY_FINE_TRAINING = {**TINY_TRAINING, "patch_size": [32, 32, 32]}
 
@@ -114,7 +115,7 @@ def test_cascade_evaluate_scores_liver_and_tumour(coarse_trained, fine_trained, 
         eval_split="all",
         ckpt_path=fine_trained[0],
         coarse_ckpt_path=coarse_trained[0],
-        **SMALL_COARSE,
+        **SMALL_CASCADE_EVALUATE,
     )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert {k for k in metrics if "_ci95_" not in k} == {"liver_dice", "tumor_dice", "tumor_dice_global", "n_cases"}
@@ -129,7 +130,7 @@ def test_cascade_evaluate_scores_liver_and_tumour(coarse_trained, fine_trained, 
 
 def test_cascade_evaluate_default_split_and_bad_label(coarse_trained, fine_trained, synthetic_liver, tmp_path):
     folder, cases = synthetic_liver
-    options = {"ckpt_path": fine_trained[0], "coarse_ckpt_path": coarse_trained[0], **SMALL_COARSE}
+    options = {"ckpt_path": fine_trained[0], "coarse_ckpt_path": coarse_trained[0], **SMALL_CASCADE_EVALUATE}
     fine_run("evaluate", dataset_dir=folder, output_dir=tmp_path / "val", **options)
     assert json.loads((tmp_path / "val" / "metrics.json").read_text())["n_cases"] == 1  # 20 % of 4 volumes
     broken = tmp_path / "broken"
@@ -159,7 +160,7 @@ def test_cascade_inference_pastes_labels_into_the_input_grid(coarse_trained, fin
         output_dir=tmp_path / "out",
         ckpt_path=fine_trained[0],
         coarse_ckpt_path=coarse_trained[0],
-        **SMALL_COARSE,
+        **SMALL_CASCADE,
     )
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
         [f"{c}_seg.nii.gz" for c in cases[:2]] + [f"{c}_views.png" for c in cases[:2]]
@@ -196,7 +197,7 @@ def test_coarse_mask_channel_experiment_still_trains_and_scores_the_cascade(coar
         eval_split="all",
         ckpt_path=tmp_path / "ckpt" / "model.pt",
         coarse_ckpt_path=coarse_trained[0],
-        **SMALL_COARSE,
+        **SMALL_CASCADE_EVALUATE,
     )
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["n_cases"] == N_CASES and 0 <= metrics["liver_dice"] <= 1
@@ -232,15 +233,19 @@ def _after_loading(config):
 
 def test_each_bundle_keeps_one_view_of_a_ct():
     coarse, fine = _configs(COARSE), _configs(FINE)
-    for configs in (coarse, fine):
-        for key in ("network_def", "pixdim", "hu_window", "roi_size", "sw_batch_size", "device", "amp"):
-            assert configs["train"][key] == configs["evaluate"][key] == configs["inference"][key], key
-    assert _after_loading(coarse["evaluate"]) == _after_loading(coarse["inference"])
+    for key in ("network_def", "pixdim", "hu_window", "roi_size", "sw_batch_size", "device", "amp"):
+        assert coarse["train"][key] == coarse["evaluate"][key] == coarse["inference"][key], key
+        assert fine["train"][key] == fine["inference"][key], key
+    assert _after_loading(coarse["evaluate"]) == coarse["inference"]["view_transforms"]
     assert coarse["train"]["validate"]["inferer"] == coarse["evaluate"]["inferer"] == coarse["inference"]["inferer"]
-    assert fine["train"]["validate"]["inferer"] == fine["evaluate"]["inferer"] == fine["inference"]["inferer"]
-    assert fine["train"]["roi_margin_mm"] == fine["evaluate"]["roi_margin_mm"] == fine["inference"]["roi_margin_mm"]
-    for key in ("coarse", "preprocessing", "largest_component"):
-        assert fine["evaluate"][key] == fine["inference"][key], key
+    assert fine["train"]["validate"]["inferer"] == fine["inference"]["inferer"]
+    assert fine["train"]["roi_margin_mm"] == fine["inference"]["roi_margin_mm"]
+    # the fine evaluate.yaml defines no cascade of its own: it reads inference.yaml, passing on its settings
+    cascade = fine["evaluate"]["cascade"]
+    assert cascade["config_file"] == "$@bundle_root + '/configs/inference.yaml'"
+    for key in ("roi_size", "sw_batch_size", "largest_component", "num_folds", "coarse_ckpt_path", "ckpt_path"):
+        assert fine["evaluate"][key] == fine["inference"][key] and cascade[key] == f"@{key}", key
+    assert not {"network_def", "pixdim", "hu_window", "coarse"} & set(fine["evaluate"])
 
 
 def _fine_training_dataset(dataset_dir, **settings):
@@ -282,14 +287,26 @@ def test_fine_training_caches_the_liver_box_and_draws_the_same_patches(data, syn
 
 
 def test_the_cascade_runs_the_coarse_bundle_as_it_is():
-    coarse, fine = _configs(COARSE)["inference"], _configs(FINE)["inference"]
-    assert fine["coarse"]["network_def"] == coarse["network_def"]
-    assert fine["coarse"]["pixdim"] == coarse["pixdim"] and fine["coarse"]["roi_size"] == coarse["roi_size"]
-    cascade = fine["coarse"]["preprocessing"]["transforms"]
-    assert [{**t, "pixdim": None} for t in cascade] == [{**t, "pixdim": None} for t in _after_loading(coarse)]
-    inferer = {k: v for k, v in coarse["inferer"].items() if k != "roi_size"}
-    assert {k: v for k, v in fine["coarse"]["inferer"].items() if k != "roi_size"} == inferer
-    assert "'/../liver_ct_coarse_segmentation/models/model.pt'" in fine["coarse_ckpt_path"]
+    """The fine bundle's first stage is built from the coarse bundle's own inference.yaml, read where it lies: its
+    network with its shipped weights, its view of a CT and its inferer; nothing of it is copied into the fine files."""
+    from monai.bundle import ConfigParser
+
+    fine_files = (FINE / "configs" / f"{n}.yaml" for n in ("evaluate", "inference"))
+    assert all("UNet" not in yaml.safe_dump(yaml.safe_load(f.read_text()).get("coarse", {})) for f in fine_files)
+    parser = ConfigParser()
+    parser.read_config(FINE / "configs" / "inference.yaml")
+    parser["bundle_root"] = str(FINE)
+    mask = parser.get_parsed_content("coarse#mask")
+    coarse = ConfigParser()
+    coarse.read_config(COARSE / "configs" / "inference.yaml")
+    coarse["bundle_root"] = str(COARSE)
+    shipped = torch.load(COARSE / "models" / "model.pt", weights_only=True)
+    assert all(torch.equal(v.cpu(), shipped[k]) for k, v in mask.network.state_dict().items())
+    assert type(mask.network) is type(coarse.get_parsed_content("network_def"))
+    view = [type(t).__name__ for t in coarse.get_parsed_content("preprocessing").transforms[2:]]
+    assert [type(t).__name__ for t in mask.preprocessing.transforms] == view
+    assert mask.preprocessing.transforms[1].spacing_transform.pixdim.tolist() == coarse["pixdim"]
+    assert mask.inferer.roi_size == coarse.get_parsed_content("inferer").roi_size
 
 
 @pytest.mark.parametrize("bundle,channels", [(COARSE, 2), (FINE, 3)], ids=["coarse", "fine"])
@@ -314,18 +331,17 @@ def test_cascade_out_of_fold_routes_each_volume_to_its_fold(coarse_trained, fine
     from bundle_common.data.splits import fold_of_groups
 
     folder, cases = synthetic_liver
+    bundle = tmp_path / FINE.name  # the two bundles side by side, the fine one with two fold models
+    shutil.copytree(FINE / "configs", bundle / "configs")
+    shutil.copytree(COARSE / "configs", tmp_path / COARSE.name / "configs")
     for k in (0, 1):
-        (tmp_path / "models" / f"fold{k}").mkdir(parents=True)
-        shutil.copy(fine_trained[0], tmp_path / "models" / f"fold{k}" / "model.pt")
-    options = {"dataset_dir": folder, "coarse_ckpt_path": coarse_trained[0], "num_folds": 2, **SMALL_COARSE}
-    config = FINE / "configs" / "evaluate.yaml"
-    run_bundle(
-        "run", config_file=config, bundle_root=tmp_path, output_dir=tmp_path / "oof", eval_split="oof", **options
-    )
+        (bundle / "models" / f"fold{k}").mkdir(parents=True)
+        shutil.copy(fine_trained[0], bundle / "models" / f"fold{k}" / "model.pt")
+    options = {"dataset_dir": folder, "coarse_ckpt_path": coarse_trained[0], "num_folds": 2, **SMALL_CASCADE_EVALUATE}
+    config = bundle / "configs" / "evaluate.yaml"
+    run_bundle("run", config_file=config, bundle_root=bundle, output_dir=tmp_path / "oof", eval_split="oof", **options)
     fine_run("evaluate", output_dir=tmp_path / "one", eval_split="all", ckpt_path=fine_trained[0], **options)
-    run_bundle(
-        "run", config_file=config, bundle_root=tmp_path, output_dir=tmp_path / "ens", eval_split="all", **options
-    )
+    run_bundle("run", config_file=config, bundle_root=bundle, output_dir=tmp_path / "ens", eval_split="all", **options)
     oof, one, ensemble = (read_csv_rows(tmp_path / name / "per_case.csv") for name in ("oof", "one", "ens"))
     assert {r["case"]: int(r["fold"]) for r in oof} == fold_of_groups(cases, 2)
     for a, b, c in zip(oof, one, ensemble):

@@ -161,8 +161,8 @@ def package_bundle(bundle: str | os.PathLike, out: str | os.PathLike) -> dict:
 
     Returns ``{"path", "name", "version", "sha256", "written", "bytes", "runtime_bytes"}``: ``written`` is False when
     that zip already held the same content (a no-op); ``bytes`` is the zip's size, ``runtime_bytes`` the compressed
-    size of the vendored ``bundle_common`` in it. Raises :class:`ZooError` when the version is already in ``out`` (zip or index)
-    with different content.
+    size of the vendored ``bundle_common`` in it. Raises :class:`ZooError` when the version is already in ``out``
+    (zip or index) with different content.
     """
     members = bundle_members(bundle)
     name = members[0][0].split("/")[0]
