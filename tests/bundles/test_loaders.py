@@ -11,6 +11,7 @@ from monai.bundle import ConfigParser
 from monai.data import ThreadDataLoader
 
 from bundle_tools.bundle_cli import REPO_ROOT
+from bundle_tools.registry import bundle_names
 
 CPUS = 16  # the machine the test pretends to be on
 BESIDE_A_GPU = {
@@ -20,7 +21,7 @@ BESIDE_A_GPU = {
     "liver_ct_fine_segmentation": 12,
 }
 THREAD_BESIDE_A_GPU = ["brain_mri_lgg_segmentation", "liver_ct_fine_segmentation", "mnist_classification"]
-ALL = sorted({*BESIDE_A_GPU, *THREAD_BESIDE_A_GPU})
+ALL = bundle_names()  # every bundle folder: a new one is checked too
 
 
 def _training_loader(bundle: str, monkeypatch, cuda: bool, **overrides):

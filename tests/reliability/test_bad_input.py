@@ -23,6 +23,7 @@ from bundle_common.data.mnist import digit_images_datalist, mnist_datalist
 from bundle_common.data.task03 import ct_datalist, liver_datalist
 from bundle_common.errors import BundleInputError, input_error_in
 from bundle_tools.bundle_cli import REPO_ROOT, run_workflow
+from bundle_tools.registry import bundle_names
 
 BUNDLES = {
     "mnist": "mnist_classification",
@@ -536,6 +537,7 @@ def test_the_corpus_covers_every_kind_of_bad_input():
     for kind in kinds:
         assert any(kind in name for name in names), kind
     assert {case.bundle for case in CLI_CASES} == set(BUNDLES)
+    assert sorted(BUNDLES.values()) == bundle_names()  # every bundle folder, a new one too
     assert {case.workflow for case in CLI_CASES} == {"train", "evaluate", "inference"}
 
 

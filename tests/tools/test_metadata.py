@@ -4,9 +4,10 @@ from pathlib import Path
 import pytest
 
 from bundle_tools.metadata import check_bundles, metadata_problems
+from bundle_tools.registry import bundle_dirs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BUNDLES = sorted(p for p in (REPO_ROOT / "bundles").iterdir() if p.is_dir())
+BUNDLES = bundle_dirs()
 
 
 @pytest.mark.parametrize("bundle", BUNDLES, ids=[b.name for b in BUNDLES])

@@ -19,8 +19,9 @@ from monai.bundle import ConfigParser
 from bundle_tools.bundle_cli import REPO_ROOT, run_bundle
 from bundle_tools.export import load_network
 from bundle_tools.metadata import metadata_problems
+from bundle_tools.registry import bundle_dirs
 
-BUNDLES = sorted(p for p in (REPO_ROOT / "bundles").iterdir() if p.is_dir())
+BUNDLES = bundle_dirs()
 REQUIRED_FILES = (
     "LICENSE",
     "configs/metadata.json",

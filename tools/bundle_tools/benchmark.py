@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -28,10 +27,9 @@ from bundle_common.io import atomic_write_json, atomic_write_text
 from bundle_common.networks import load_weights
 
 from .bundle_cli import REPO_ROOT
+from .registry import TOOLING, bundle_names
 
 __all__ = [
-    "BUNDLES",
-    "QUALITY",
     "device_name",
     "measure_bundle",
     "run_suite",
@@ -57,70 +55,6 @@ FIELDS = (
 
 # the phases of a training step that both the trainer and the reference loop time (``step_ms``)
 NETWORK_PHASES = ("forward_and_loss", "backward", "optimizer")
-
-
-def _mnist(folder: Path, quick: bool) -> Path:
-    from bundle_common.data.idx import write_idx
-
-    from .data.digits import digits_as_mnist
-
-    images, labels = digits_as_mnist()  # 1797 real (scikit-learn) digits in the MNIST layout
-    write_idx(folder / "train-images-idx3-ubyte", images)
-    write_idx(folder / "train-labels-idx1-ubyte", labels)
-    return folder
-
-
-def _drive(folder: Path, quick: bool) -> Path:
-    from .data.synthetic_drive import write_synthetic_drive
-
-    write_synthetic_drive(folder, n_training=5 if quick else 10, n_test=1, seed=0)
-    return folder
-
-
-def _lgg(folder: Path, quick: bool) -> Path:
-    from .data.synthetic_lgg import write_synthetic_lgg
-
-    write_synthetic_lgg(folder / "kaggle_3m", n_patients=5 if quick else 10, n_slices=12, seed=0)
-    return folder / "kaggle_3m"
-
-
-def _liver(folder: Path, quick: bool) -> Path:
-    from .data.synthetic_liver import write_synthetic_liver
-
-    shape = (96, 96, 48) if quick else (192, 192, 96)
-    write_synthetic_liver(folder, n_cases=5, shape=shape, spacing=(1.6, 1.6, 3.0), seed=0)
-    return folder
-
-
-@dataclass
-class BundleBenchmark:
-    """How to measure one bundle: its data, the overrides of its train.yaml (``full``: on a CPU only; a GPU trains
-    with the defaults), and the input of one inference case."""
-
-    make_data: Callable[[Path, bool], Path]
-    quick: dict = field(default_factory=dict)
-    full: dict = field(default_factory=dict)
-    case_shape: Sequence[int] = ()
-    quick_case_shape: Sequence[int] | None = None
-
-
-BUNDLES: dict[str, BundleBenchmark] = {
-    "mnist_classification": BundleBenchmark(_mnist, case_shape=(1, 1, 28, 28)),
-    "drive_vessel_segmentation": BundleBenchmark(_drive, case_shape=(1, 3, 584, 565)),
-    "brain_mri_lgg_segmentation": BundleBenchmark(  # a patient: 34 slices on average in kaggle_3m
-        _lgg, case_shape=(1, 3, 256, 256, 34), quick_case_shape=(1, 3, 256, 256, 12)
-    ),
-    "liver_ct_coarse_segmentation": BundleBenchmark(
-        _liver, quick={"roi_size": [64, 64, 64]}, case_shape=(1, 1, 100, 100, 96), quick_case_shape=(1, 1, 96, 96, 96)
-    ),
-    "liver_ct_fine_segmentation": BundleBenchmark(
-        _liver,
-        quick={"patch_size": [48, 48, 48], "roi_size": [48, 48, 48]},
-        full={"patch_size": [64, 64, 64], "samples_per_volume": 4},  # the CPU run of docs/README.md (CPU only)
-        case_shape=(1, 1, 160, 144, 128),
-        quick_case_shape=(1, 1, 96, 96, 96),
-    ),
-}
 
 
 def device_name(device: torch.device) -> str:
@@ -467,7 +401,7 @@ def measure_bundle(
     bundle's trainer runs with ``compile: true`` (MONAI's ``SupervisedTrainer`` wraps the network in
     ``torch.compile``) and the reference loop compiles its network too; compiling happens in the warm-up epoch.
     ``overrides``: more train.yaml settings (``{"num_workers": 8}``), to measure a change before making it."""
-    spec = BUNDLES[name]
+    spec = TOOLING[name]
     bundle = REPO_ROOT / "bundles" / name
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     with tempfile.TemporaryDirectory(dir=work) as tmp:
@@ -544,10 +478,10 @@ def run_suite(
     :func:`measure_bundle`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    names = list(bundles) if bundles else list(BUNDLES)
-    unknown = sorted(set(names) - set(BUNDLES))
+    names = list(bundles) if bundles else bundle_names()
+    unknown = sorted(set(names) - set(TOOLING))
     if unknown:
-        raise ValueError(f"unknown bundle(s) {unknown}; known: {sorted(BUNDLES)}")
+        raise ValueError(f"unknown bundle(s) {unknown}; known: {sorted(TOOLING)}")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     command = "python tools/benchmark.py" + (" --quick" if quick else "") + (" --compile" if compile else "")
     command += f" --out {out}"
@@ -568,7 +502,7 @@ def run_suite(
         with tempfile.TemporaryDirectory() as tmp:
             result_file = Path(tmp) / "result.json"
             code = (
-                "import json, sys; from bundle_common.benchmark import measure_bundle; "
+                "import json, sys; from bundle_tools.benchmark import measure_bundle; "
                 "json.dump(measure_bundle(sys.argv[1], sys.argv[2] == 'True', compile=sys.argv[4] == 'True', "
                 "overrides=json.loads(sys.argv[5])), open(sys.argv[3], 'w'))"
             )
@@ -590,27 +524,17 @@ def run_suite(
     return results
 
 
-# the real data (under ../shared/data) and the validation figure each train.yaml must reach (its key metric)
-QUALITY: dict[str, tuple[str, float]] = {
-    "mnist_classification": ("mnist", 0.99),
-    "drive_vessel_segmentation": ("drive", 0.78),
-    "brain_mri_lgg_segmentation": ("lgg/kaggle_3m", 0.85),
-    "liver_ct_coarse_segmentation": ("liver/Task03_Liver", 0.90),
-    "liver_ct_fine_segmentation": ("liver/Task03_Liver", 0.75),
-}
-
-
 def time_to_quality(
     name: str, data_root: str | os.PathLike, max_minutes: float = 30.0, val_interval: int | None = None, **overrides
 ) -> dict:
     """Wall time for the bundle's train.yaml (its defaults; validation every ``val_interval`` epochs, by default the
-    config's own) to reach the validation figure of :data:`QUALITY` on the real data under ``data_root``; it stops
-    there, or after ``max_minutes`` of training with the best figure so far. MONAI's metadata tracking, which a
-    bundle may switch off, is as before afterwards, for the next bundle."""
+    config's own) to reach the validation figure of its :data:`~bundle_tools.registry.TOOLING` entry on the real data
+    under ``data_root``; it stops there, or after ``max_minutes`` of training with the best figure so far. MONAI's
+    metadata tracking, which a bundle may switch off, is as before afterwards, for the next bundle."""
     from ignite.engine import Events
     from monai.data import get_track_meta, set_track_meta
 
-    folder, target = QUALITY[name]
+    folder, target = TOOLING[name].shared_data, TOOLING[name].quality
     bundle = REPO_ROOT / "bundles" / name
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     track_meta = get_track_meta()
@@ -668,7 +592,7 @@ def run_time_to_quality(
     ``out/time_to_quality.json`` and ``.md``; returns the JSON."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    names = list(bundles) if bundles else list(QUALITY)
+    names = list(bundles) if bundles else bundle_names()
     command = f"python tools/benchmark.py --time_to_quality --data_root {data_root} --max_minutes {max_minutes:g} "
     command += f"--out {out}" + (f' --bundles "{names}"' if bundles else "")
     command += f' --overrides "{overrides}"' if overrides else ""

@@ -60,7 +60,7 @@ def metadata_problems(meta_file: str | os.PathLike) -> list[str]:
 
 def check_bundles(bundles_dir: str | os.PathLike = "bundles") -> list[str]:
     """Problems of every ``bundles_dir/*/configs/metadata.json``; a bundle without one is a problem too."""
-    bundles = sorted(p for p in Path(bundles_dir).iterdir() if p.is_dir())
+    bundles = sorted(p for p in Path(bundles_dir).iterdir() if p.is_dir())  # a folder without metadata too
     problems = []
     for bundle in bundles:
         meta_file = bundle / "configs" / "metadata.json"

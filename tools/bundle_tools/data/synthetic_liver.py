@@ -204,7 +204,7 @@ def _dataset_json(names: list[str]) -> dict:
     """``dataset.json`` in the style of the Medical Segmentation Decathlon's ``Task03_Liver``."""
     return {
         "name": "Liver",
-        "description": "Synthetic liver and tumour segmentation (bundle_common.data.synthetic_liver; not real data)",
+        "description": "Synthetic liver and tumour segmentation (bundle_tools.data.synthetic_liver; not real data)",
         "tensorImageSize": "3D",
         "modality": {"0": "CT"},
         "labels": {"0": "background", "1": "liver", "2": "cancer"},
