@@ -21,3 +21,9 @@ def test_every_bundle_folder_has_its_tooling_entry():
 def test_every_entry_makes_data_where_its_bundle_reads_it(tmp_path):
     written = TOOLING["brain_mri_lgg_segmentation"].make_data(tmp_path, True)
     assert written == tmp_path / "kaggle_3m" and any(written.glob("*/*_mask.tif"))
+
+
+def test_every_bundle_folder_is_in_a_demo():
+    from bundle_tools.demo import DEMOS
+
+    assert sorted(name for _, names, _ in DEMOS for name in names) == bundle_names()

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .bundle_cli import REPO_ROOT, bundle_args, run_bundle
+from .registry import bundle_names
 
 MNIST_BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
 DRIVE_BUNDLE = REPO_ROOT / "bundles" / "drive_vessel_segmentation"
@@ -215,16 +216,28 @@ def liver_demo(work_dir: Path, epochs: int) -> dict:
     }
 
 
+# each demo: (its title in the summary, the bundles it runs, the function); every bundle folder is in one of them
+DEMOS = (
+    ("mnist_classification", ("mnist_classification",), mnist_demo),
+    ("drive_vessel_segmentation", ("drive_vessel_segmentation",), drive_demo),
+    ("brain_mri_lgg_segmentation", ("brain_mri_lgg_segmentation",), lgg_demo),
+    (
+        "liver_ct_segmentation (coarse, fine, cascade)",
+        ("liver_ct_coarse_segmentation", "liver_ct_fine_segmentation"),
+        liver_demo,
+    ),
+)
+
+
 def run_demo(work_dir: str | os.PathLike = "runs/demo", epochs: int = 3) -> dict:
-    """Run every bundle's demo under ``work_dir`` (relative to the repository root) and print a summary."""
+    """Run every bundle's demo under ``work_dir`` (relative to the repository root) and print a summary. A bundle
+    folder that no demo runs is an error, before anything runs."""
+    missing = sorted(set(bundle_names()) - {name for _, names, _ in DEMOS for name in names})
+    if missing:
+        raise ValueError(f"no demo runs {missing}: add one to bundle_tools.demo.DEMOS")
     work_dir = (REPO_ROOT / work_dir).resolve()
     start = time.perf_counter()
-    summary = {
-        "mnist_classification": mnist_demo(work_dir, epochs),
-        "drive_vessel_segmentation": drive_demo(work_dir, epochs),
-        "brain_mri_lgg_segmentation": lgg_demo(work_dir, epochs),
-        "liver_ct_segmentation (coarse, fine, cascade)": liver_demo(work_dir, epochs),
-    }
+    summary = {title: demo(work_dir, epochs) for title, _, demo in DEMOS}
     print(f"\n=== summary ({time.perf_counter() - start:.0f} s) ===")
     for bundle, figures in summary.items():
         print(bundle)
