@@ -617,6 +617,13 @@ def test_every_workflow_checks_its_settings_first(path):
     # bundle folder (a downloaded bundle's vendored bundle_common) on sys.path only when run starts
     assert index == 1
     assert settings and all(value == [f"@{name}", value[1]] for name, value in settings.items())
+    # every number or switch a user may set on the command line is checked (rank is torchrun's, not the user's)
+    numbers = {k for k, v in parser.get().items() if isinstance(v, (bool, int, float)) and k != "rank"}
+    assert numbers <= set(settings), sorted(numbers - set(settings))
+    for name in numbers:  # each with the type of its shipped value (a float setting takes an int too)
+        default, kind = parser[name], settings[name][1]
+        allowed = {"$bool"} if isinstance(default, bool) else {"$int", "$(int, float)"}
+        assert kind in allowed and (isinstance(default, int) or kind == "$(int, float)"), name
     if path.stem == "multi_gpu_train":
         assert settings == _settings_check(_config(path.with_name("train.yaml")))[1]
     parser.get_parsed_content(f"run#{index}", lazy=False)  # the shipped values pass
