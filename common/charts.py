@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import atomic_path
+
 __all__ = ["per_case_bar_chart"]
 
 
@@ -35,11 +37,8 @@ def per_case_bar_chart(
         ax.set_ylabel(ylabel)
         ax.set_title(title or f"{ylabel} per case (n={len(values)})")
         fig.tight_layout()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
     finally:
         plt.close(fig)
-    return path
+    return Path(path)
