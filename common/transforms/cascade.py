@@ -40,6 +40,10 @@ class CoarseMaskd(MapTransform):
         threshold: on the foreground probability.
         largest_component: keep the largest connected component only.
         device, amp: where and how the coarse model runs.
+        fold_key: out-of-fold evaluation of a cascade: when the item holds this key (a datalist's ``oof`` split gives
+            each case its ``fold``) and ``network`` is a fold ensemble
+            (:class:`~bundle_common.networks.ProbabilityMeanEnsemble`), that fold's member alone segments the case,
+            so the coarse stage never saw it either. A single coarse model is used as it is, with a warning once.
     """
 
     def __init__(
@@ -54,6 +58,7 @@ class CoarseMaskd(MapTransform):
         largest_component: bool = True,
         device: str | torch.device = "cpu",
         amp: bool = False,
+        fold_key: str | None = None,
     ) -> None:
         super().__init__(keys)
         if len(self.keys) != 1:
@@ -66,6 +71,18 @@ class CoarseMaskd(MapTransform):
         self.preprocessing, self.inferer = preprocessing, inferer
         self.output_key, self.threshold, self.amp = output_key, threshold, amp
         self.keep_largest = KeepLargestConnectedComponent(applied_labels=[1]) if largest_component else None
+        self.fold_key, self._warned_single = fold_key, False
+
+    def _member(self, data: Mapping) -> int:
+        """The ensemble member for this item: its fold out of fold, else -1 (the mean)."""
+        if self.fold_key is None or self.fold_key not in data:
+            return -1
+        if not hasattr(self.network, "member"):
+            if not self._warned_single:
+                logger.warning("out of fold, but the coarse stage is one model: it may have trained on every case.")
+                self._warned_single = True
+            return -1
+        return int(torch.as_tensor(data[self.fold_key]).reshape(-1)[0])
 
     def _probability(self, logits: torch.Tensor) -> torch.Tensor:
         if logits.shape[0] == 1:
@@ -77,8 +94,15 @@ class CoarseMaskd(MapTransform):
         key = self.keys[0]
         image = d[key]
         coarse = self.preprocessing({"image": image.clone()})["image"]
-        with torch.no_grad(), torch.autocast(self.device.type, enabled=self.amp):
-            logits = self.inferer(coarse.as_tensor()[None].to(self.device), self.network)[0]
+        member = self._member(d)
+        if member >= 0:
+            self.network.member = member
+        try:
+            with torch.no_grad(), torch.autocast(self.device.type, enabled=self.amp):
+                logits = self.inferer(coarse.as_tensor()[None].to(self.device), self.network)[0]
+        finally:
+            if member >= 0:
+                self.network.member = -1
         probability = MetaTensor(
             self._probability(logits.float()).cpu(),
             meta=copy.deepcopy(coarse.meta),

@@ -87,3 +87,33 @@ def test_weights_load_bare_or_under_model(tmp_path):
 def test_one_key_only():
     with pytest.raises(ValueError, match="one image key"):
         CoarseMaskd(["a", "b"], network=Threshold(), preprocessing=Compose([]), inferer=SimpleInferer())
+
+
+class Silent(torch.nn.Module):
+    """A coarse model that finds nothing (background everywhere)."""
+
+    def forward(self, x):
+        return torch.cat([torch.full_like(x, 9.0), torch.full_like(x, -9.0)], dim=1)
+
+
+def test_out_of_fold_each_case_is_segmented_by_its_fold_member_alone(caplog):
+    from bundle_common.networks import ProbabilityMeanEnsemble
+
+    ensemble = ProbabilityMeanEnsemble([Threshold(), Silent()], activation="softmax")
+    transform = _coarse(fold_key="fold")
+    transform.network = ensemble
+    ct = _ct()
+    by_fold_0 = transform({"image": ct, "fold": 0})["coarse_mask"]  # the threshold model: the box
+    assert by_fold_0[0, 10:34, 8:26, 3:7].float().mean() > 0.8 and not by_fold_0.all()
+    with caplog.at_level(logging.WARNING):
+        by_fold_1 = transform({"image": ct, "fold": torch.tensor([1])})["coarse_mask"]
+    assert bool(by_fold_1.all()) and "no foreground" in caplog.text  # the silent model: nothing, so everything
+    assert ensemble.member == -1  # back to the mean after each case
+
+
+def test_out_of_fold_with_one_coarse_model_warns_once(caplog):
+    transform = _coarse(fold_key="fold")
+    with caplog.at_level(logging.WARNING):
+        for fold in (0, 1):
+            transform({"image": _ct(), "fold": fold})
+    assert caplog.text.count("the coarse stage is one model") == 1
