@@ -28,6 +28,7 @@ import torch
 from PIL import Image
 
 from bundle_tools.bundle_cli import REPO_ROOT, bundle_args
+from bundle_tools.signing import generate_key_pair, sign_index
 from bundle_tools.zoo import (
     ZooError,
     bundle_members,
@@ -43,6 +44,30 @@ BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
 NAME = BUNDLE.name
 VERSION = json.loads((BUNDLE / "configs" / "metadata.json").read_text())["version"]
 COMMON = REPO_ROOT / "common"
+
+
+KEYS: dict[str, Path] = {}  # the zoo's signing key pair, made once for this module
+
+
+@pytest.fixture(scope="module", autouse=True)
+def zoo_keys(tmp_path_factory):
+    """An Ed25519 key pair that signs every index here, trusted through $MONAI_BUNDLE_ZOO_KEY, and a user config
+    folder of this module's own (the serials seen go there), for this process and the command lines it starts."""
+    folder = tmp_path_factory.mktemp("keys")
+    KEYS["private"], KEYS["public"] = generate_key_pair(folder / "zoo")
+    saved = {k: os.environ.get(k) for k in ("MONAI_BUNDLE_ZOO_KEY", "XDG_CONFIG_HOME")}
+    os.environ["MONAI_BUNDLE_ZOO_KEY"] = str(KEYS["public"])
+    os.environ["XDG_CONFIG_HOME"] = str(folder / "config")
+    yield KEYS
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def signed_index(zoo: Path) -> dict:
+    return write_index(zoo, sign_key=KEYS["private"])
 
 
 def sha256(path: Path) -> str:
@@ -126,7 +151,8 @@ def published(www):
     """The real MNIST bundle packaged and indexed with the command line into www/zoo: (zoo folder, index URL)."""
     root, url = www
     zoo = root / "zoo"
-    for words in (bundle_args("package", bundle=BUNDLE, out=zoo), bundle_args("index", zoo=zoo)):
+    index = bundle_args("index", zoo=zoo, sign_key=KEYS["private"])
+    for words in (bundle_args("package", bundle=BUNDLE, out=zoo), index):
         result = zoo_cli(*words)
         assert result.returncode == 0, result.stderr
     return zoo, f"{url}zoo/index.json"
@@ -155,7 +181,7 @@ def systmp(tmp_path, monkeypatch):
 def test_zip_has_monai_layout_with_bundle_common_vendored(published):
     zoo, _ = published
     path = zoo / f"{NAME}_v{VERSION}.zip"
-    assert sorted(p.name for p in zoo.iterdir()) == ["index.json", path.name]
+    assert sorted(p.name for p in zoo.iterdir()) == ["index.json", "index.json.sig", path.name]
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
         contents = {i.filename.removeprefix(f"{NAME}/"): hashlib.sha256(zf.read(i)).hexdigest() for i in infos}
@@ -230,11 +256,11 @@ def test_package_twice_is_a_no_op_and_a_changed_bundle_is_refused(tmp_path):
     assert result.returncode == 1 and result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     assert "different content" in result.stderr and tree(zoo) == before
 
-    write_index(zoo)  # the index remembers the published sha256 even when the zip is gone
+    signed_index(zoo)  # the index remembers the published sha256 even when the zip is gone
     zip_path.unlink()
     with pytest.raises(ZooError, match=r"index\.json with different content"):
         package_bundle(copy, zoo)
-    assert sorted(p.name for p in zoo.iterdir()) == ["index.json"]
+    assert sorted(p.name for p in zoo.iterdir()) == ["index.json", "index.json.sig"]
 
 
 # downloading
@@ -316,7 +342,7 @@ def test_liver_pair_downloaded_into_one_folder_runs_the_cascade(tmp_path):
     names = ["liver_ct_coarse_segmentation", "liver_ct_fine_segmentation"]
     for name in names:
         package_bundle(REPO_ROOT / "bundles" / name, zoo)
-    write_index(zoo)
+    signed_index(zoo)
     python, env, work = python_without_this_repository(tmp_path)
     for name in names:
         result = zoo_cli("download", name=name, version="latest", index=zoo / "index.json", dest=work)
@@ -366,7 +392,7 @@ def test_latest_is_the_highest_semantic_version(www, tmp_path, systmp):
         (source / "configs").mkdir(parents=True)
         (source / "configs" / "metadata.json").write_text(json.dumps({"version": version}))
         package_bundle(source, zoo)
-    assert sorted(e["version"] for e in write_index(zoo).values()) == ["1.0.10", "1.0.9"]
+    assert sorted(e["version"] for e in signed_index(zoo).values()) == ["1.0.10", "1.0.9"]
     target = download_bundle("tiny", f"{www[1]}{zoo.name}/index.json", "latest", tmp_path / "dest")
     assert json.loads((target / "configs" / "metadata.json").read_text())["version"] == "1.0.10"
     assert list(systmp.iterdir()) == []
@@ -534,6 +560,7 @@ def test_failure_is_clear_and_leaves_destination_as_it_was(case, dest_state, www
     index, arguments, message = case(zoo, tmp_path)
     if index is not None:
         (zoo / "index.json").write_text(json.dumps(index))
+        sign_index(zoo / "index.json", KEYS["private"])  # signed: what fails is the zip or the entry
     dest = tmp_path / "dest" / "bundles"
     if dest_state != "absent":
         (dest / "tiny" / "configs").mkdir(parents=True)
@@ -574,3 +601,115 @@ def test_the_zip_carries_fold_models(tmp_path):
         f"{NAME}/models/fold1/model.pt",
         f"{NAME}/models/model.pt",
     ]
+
+
+# signed indexes: every failure leaves the destination as it was
+
+
+def tiny_zoo(www, tmp_path: Path, versions=("1.0.0",), sign: bool = True) -> tuple[Path, str]:
+    """A served zoo of the bundle ``tiny`` at ``versions``, its index signed by the module's key: (folder, URL)."""
+    zoo = www[0] / f"{tmp_path.name}_zoo"
+    for version in versions:
+        source = tmp_path / "src" / version / "tiny"
+        (source / "configs").mkdir(parents=True, exist_ok=True)
+        (source / "configs" / "metadata.json").write_bytes(metadata_bytes(version))
+        package_bundle(source, zoo)
+    write_index(zoo, sign_key=KEYS["private"] if sign else None)
+    return zoo, f"{www[1]}{zoo.name}/index.json"
+
+
+def assert_refused(url: str, dest: Path, message: str, **options) -> None:
+    before = tree(dest)
+    with pytest.raises(ZooError, match=message):
+        download_bundle("tiny", url, "latest", dest, replace=True, **options)
+    assert tree(dest) == before
+
+
+@pytest.fixture()
+def dest(tmp_path):
+    folder = tmp_path / "dest"
+    (folder / "tiny" / "configs").mkdir(parents=True)
+    (folder / "tiny" / "configs" / "metadata.json").write_bytes(metadata_bytes("0.1.0"))
+    return folder
+
+
+def test_keygen_writes_a_private_key_for_its_owner_only_and_never_overwrites(tmp_path):
+    result = zoo_cli("keygen", out=tmp_path / "k")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE((tmp_path / "k.private").stat().st_mode) == 0o600
+    assert (tmp_path / "k.public").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    before = tree(tmp_path)
+    result = zoo_cli("keygen", out=tmp_path / "k")
+    assert result.returncode == 1 and "already exists" in result.stderr and tree(tmp_path) == before
+
+
+def test_signed_index_downloads(www, tmp_path, dest):
+    _, url = tiny_zoo(www, tmp_path)
+    target = download_bundle("tiny", url, "latest", dest, replace=True)
+    assert json.loads((target / "configs" / "metadata.json").read_text())["version"] == "1.0.0"
+
+
+def test_index_altered_after_signing_is_refused(www, tmp_path, dest):
+    zoo, url = tiny_zoo(www, tmp_path)
+    index = json.loads((zoo / "index.json").read_text())
+    index["tiny_v1.0.0"]["description"] = "changed"
+    (zoo / "index.json").write_text(json.dumps(index))
+    assert_refused(url, dest, "the index was changed after it was signed")
+
+
+def test_missing_signature_is_refused(www, tmp_path, dest):
+    _, url = tiny_zoo(www, tmp_path, sign=False)
+    assert_refused(url, dest, r"the index has no signature \(.*index\.json\.sig is missing\)")
+
+
+def test_signature_by_another_key_is_refused(www, tmp_path, dest):
+    zoo, url = tiny_zoo(www, tmp_path)
+    other, _ = generate_key_pair(tmp_path / "other")
+    sign_index(zoo / "index.json", other)
+    assert_refused(url, dest, "the signature is not by the trusted key")
+
+
+def test_replaced_zip_with_its_sha256_updated_in_the_index_is_refused(www, tmp_path, dest):
+    zoo, url = tiny_zoo(www, tmp_path)
+    path = make_zip(zoo / "tiny_v1.0.0.zip", [*good_members(), ("tiny/configs/evil.yaml", b"run: $exec('...')")])
+    index = json.loads((zoo / "index.json").read_text())
+    index["tiny_v1.0.0"].update(sha256=sha256(path), size=path.stat().st_size)
+    (zoo / "index.json").write_text(json.dumps(index))
+    assert_refused(url, dest, "the index was changed after it was signed")
+
+
+def test_an_old_signed_index_replayed_is_refused(www, tmp_path, dest):
+    """Roll-back: the client keeps the highest serial it has verified for the key, and refuses an index signed
+    before it (here an old index that marks 1.0.0 latest after 1.0.1 was published)."""
+    zoo, url = tiny_zoo(www, tmp_path, versions=("1.0.0",))
+    old_index, old_signature = (zoo / "index.json").read_bytes(), (zoo / "index.json.sig").read_bytes()
+    download_bundle("tiny", url, "latest", dest, replace=True)
+    tiny_zoo(www, tmp_path, versions=("1.0.1",))  # 1.0.1 published, the index signed again
+    target = download_bundle("tiny", url, "latest", dest, replace=True)
+    assert json.loads((target / "configs" / "metadata.json").read_text())["version"] == "1.0.1"
+    (zoo / "index.json").write_bytes(old_index)
+    (zoo / "index.json.sig").write_bytes(old_signature)
+    assert_refused(url, dest, r"signed before one already seen .*an old index replayed")
+
+
+def test_an_expired_signature_is_refused(www, tmp_path, dest):
+    zoo, url = tiny_zoo(www, tmp_path)
+    sign_index(zoo / "index.json", KEYS["private"], valid_days=-1)
+    assert_refused(url, dest, "the index's signature expired")
+
+
+def test_no_trusted_key_refuses_and_allow_unsigned_warns(www, tmp_path, dest, monkeypatch):
+    _, url = tiny_zoo(www, tmp_path, sign=False)
+    monkeypatch.delenv("MONAI_BUNDLE_ZOO_KEY")
+    assert_refused(url, dest, r"no trusted zoo key: pass --trusted_key .*--allow_unsigned True")
+    with pytest.warns(UserWarning, match="signature is not checked"):
+        download_bundle("tiny", url, "latest", dest, replace=True, allow_unsigned=True)
+    public = os.environ["XDG_CONFIG_HOME"] + "/monai-bundle-collection/trusted_zoo_key.pub"
+    Path(public).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(KEYS["public"], public)  # the per-user default
+    try:
+        assert_refused(url, dest, "the index has no signature")
+    finally:
+        Path(public).unlink()
+    result = zoo_cli("download", name="tiny", index=url, dest=tmp_path / "cli", allow_unsigned=True)
+    assert result.returncode == 0 and "signature is not checked" in result.stderr

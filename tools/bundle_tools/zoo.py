@@ -25,12 +25,15 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
 import bundle_common
 from bundle_common.io import atomic_write_json, publish_file
+
+from . import signing
 
 __all__ = [
     "INDEX_NAME",
@@ -39,6 +42,7 @@ __all__ = [
     "download_bundle",
     "package_bundle",
     "read_index",
+    "read_signed_index",
     "select_entry",
     "version_key",
     "write_index",
@@ -214,8 +218,10 @@ def zip_bundle_metadata(zf: zipfile.ZipFile, where: str) -> tuple[str, dict]:
     return top, metadata
 
 
-def write_index(zoo: str | os.PathLike) -> dict:
-    """Write ``zoo/index.json`` describing every ``*.zip`` in ``zoo``, and return it.
+def write_index(zoo: str | os.PathLike, sign_key: str | os.PathLike | None = None, valid_days: float = 365.0) -> dict:
+    """Write ``zoo/index.json`` describing every ``*.zip`` in ``zoo``, and return it; with ``sign_key`` (an Ed25519
+    private key from :func:`bundle_tools.signing.generate_key_pair`) also its signature ``zoo/index.json.sig``, valid
+    ``valid_days``.
 
     Raises :class:`ZooError` for a zip that is not a bundle zip, one whose file name is not
     ``<name>_v<version>.zip`` of its content, or one whose content differs from what the old index published.
@@ -247,7 +253,14 @@ def write_index(zoo: str | os.PathLike) -> dict:
             "size": path.stat().st_size,
             "url": path.name,
         }
+    if sign_key is not None:
+        signing.load_private(sign_key)  # a bad key fails before the index changes
     atomic_write_json(zoo / INDEX_NAME, index)
+    if sign_key is not None:
+        try:
+            signing.sign_index(zoo / INDEX_NAME, sign_key, valid_days)
+        except signing.SignatureError as e:
+            raise ZooError(str(e)) from e
     return index
 
 
@@ -281,19 +294,64 @@ def _fetch(url: str, out, limit: int, timeout: float) -> int:
     return count
 
 
-def read_index(index: str | os.PathLike, timeout: float = 60.0) -> dict:
-    """The entries of an ``index.json`` given as a local path or an http(s) URL."""
-    url = _as_url(index)
+def _fetch_bytes(url: str, limit: int, timeout: float, missing_ok: bool = False) -> bytes | None:
+    """The bytes at ``url`` (at most ``limit``); ``None`` for a missing file when ``missing_ok``."""
     with tempfile.TemporaryFile() as f:
-        _fetch(url, f, MAX_INDEX_BYTES, timeout)
-        f.seek(0)
         try:
-            entries = json.loads(f.read().decode("utf-8"))
-        except ValueError as e:
-            raise ZooError(f"{url}: not a JSON index: {e}") from e
+            _fetch(url, f, limit, timeout)
+        except ZooError as e:
+            cause = e.__cause__
+            gone = isinstance(cause, urllib.error.HTTPError) and cause.code == 404
+            gone = gone or (isinstance(cause, urllib.error.URLError) and isinstance(cause.reason, FileNotFoundError))
+            if missing_ok and gone:
+                return None
+            raise
+        f.seek(0)
+        return f.read()
+
+
+def _parse_index(data: bytes, url: str) -> dict:
+    try:
+        entries = json.loads(data.decode("utf-8"))
+    except ValueError as e:
+        raise ZooError(f"{url}: not a JSON index: {e}") from e
     if not isinstance(entries, dict) or not all(isinstance(e, dict) for e in entries.values()):
         raise ZooError(f"{url}: not an index: expected a JSON object of bundle entries")
     return entries
+
+
+def read_index(index: str | os.PathLike, timeout: float = 60.0) -> dict:
+    """The entries of an ``index.json`` given as a local path or an http(s) URL (its signature is not checked:
+    :func:`download_bundle` checks it)."""
+    url = _as_url(index)
+    return _parse_index(_fetch_bytes(url, MAX_INDEX_BYTES, timeout), url)
+
+
+def read_signed_index(
+    index: str | os.PathLike, trusted_key: str | os.PathLike | None, allow_unsigned: bool, timeout: float = 60.0
+) -> tuple[dict, dict | None]:
+    """The entries of an index whose signature (``index.json.sig`` beside it) is by the trusted key
+    (:mod:`bundle_tools.signing`), before any entry is read; and the signed payload, to :func:`signing.remember`
+    once the download succeeded. ``allow_unsigned``: no check at all, with a warning."""
+    url = _as_url(index)
+    key = signing.trusted_key_path(trusted_key)
+    if allow_unsigned:
+        message = f"{url}: the index's signature is not checked (allow_unsigned): its zips are not verified"
+        warnings.warn(message, stacklevel=2)
+    elif key is None:
+        raise ZooError(
+            "no trusted zoo key: pass --trusted_key K.public, or name the file in $MONAI_BUNDLE_ZOO_KEY, or put it at "
+            f"{signing.config_dir() / 'trusted_zoo_key.pub'}; --allow_unsigned True downloads without the check"
+        )
+    data = _fetch_bytes(url, MAX_INDEX_BYTES, timeout)
+    payload = None
+    if not allow_unsigned:
+        signature = _fetch_bytes(url + signing.SIGNATURE_SUFFIX, 1 << 16, timeout, missing_ok=True)
+        try:
+            payload = signing.verify_index(data, signature, key, url)
+        except signing.SignatureError as e:
+            raise ZooError(str(e)) from e
+    return _parse_index(data, url), payload
 
 
 def select_entry(entries: dict, name: str, version: str = "latest", where: str = "the index") -> dict:
@@ -374,9 +432,16 @@ def download_bundle(
     dest: str | os.PathLike = ".",
     replace: bool = False,
     timeout: float = 60.0,
+    trusted_key: str | os.PathLike | None = None,
+    allow_unsigned: bool = False,
 ) -> Path:
     """Download bundle ``name`` at ``version`` (or ``"latest"``) listed in ``index`` (local path or http(s) URL of
     an ``index.json``) and unpack it as ``dest/name``; return that folder.
+
+    The index must be signed by the trusted key (``trusted_key``, else the user's default, see
+    :mod:`bundle_tools.signing`): its signature, its bytes, its expiry and its age against the indexes already seen
+    are checked before any entry is read (:func:`read_signed_index`); ``allow_unsigned=True`` skips that, with a
+    warning.
 
     The zip goes to a temporary file; its size and sha256 are checked against the index, then every member (a
     regular file or folder at a relative path under ``name/``, no ``..``, no links) and every CRC, all before
@@ -386,7 +451,8 @@ def download_bundle(
     """
     name = _check_name(name, "bundle name")
     index_url = _as_url(index)
-    entry = select_entry(read_index(index_url, timeout), name, version, index_url)
+    entries, signed = read_signed_index(index_url, trusted_key, allow_unsigned, timeout)
+    entry = select_entry(entries, name, version, index_url)
     version = entry["version"]
     dest = Path(dest)
     target = dest / name
@@ -417,6 +483,8 @@ def download_bundle(
                 _install(zf, members, name, target, replace)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as e:
             raise ZooError(f"{url}: corrupt or truncated zip ({e})") from e
+    if signed is not None:
+        signing.remember(signed)
     return target
 
 
