@@ -12,6 +12,7 @@ __all__ = [
     "NonFiniteLossError",
     "input_error_in",
     "report_input_errors_briefly",
+    "check_exclusive",
     "check_settings",
 ]
 
@@ -84,3 +85,12 @@ def check_settings(**settings: tuple[Any, type | tuple[type, ...]]) -> None:
         if wrong or not isinstance(value, kinds):
             wanted = " or ".join(k.__name__ for k in kinds)
             raise BundleInputError(f"--{name}: expected {wanted}, got {value!r} ({type(value).__name__}).")
+
+
+def check_exclusive(**switches: bool) -> None:
+    """Raise :class:`BundleInputError` when more than one of ``switches`` is on, naming them, e.g.
+    ``check_exclusive(resume=@resume, finetune=@finetune)``: resuming goes on with a run's weights, optimizer, schedule
+    and epoch; fine-tuning starts a new run from weights only."""
+    on = [name for name, value in switches.items() if value]
+    if len(on) > 1:
+        raise BundleInputError(f"{' and '.join('--' + name for name in on)} exclude each other: choose one.")

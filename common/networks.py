@@ -18,7 +18,14 @@ import torch
 
 from .errors import BundleInputError
 
-__all__ = ["ProbabilityMeanEnsemble", "checkpoints_to_score", "fold_checkpoints", "load_model", "load_weights"]
+__all__ = [
+    "ProbabilityMeanEnsemble",
+    "checkpoints_to_score",
+    "fold_checkpoints",
+    "load_model",
+    "load_weights",
+    "start_from",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -27,12 +34,46 @@ _FOLD_FOLDER = re.compile(r"fold(\d+)")
 
 def load_weights(network: torch.nn.Module, ckpt_path: str | os.PathLike) -> torch.nn.Module:
     """Load a state dict saved by MONAI's ``CheckpointSaver`` (bare, or under ``"model"``) with ``weights_only``."""
+    network.load_state_dict(_state_dict(ckpt_path))
+    return network
+
+
+def _state_dict(ckpt_path: str | os.PathLike) -> Mapping:
     if not os.path.isfile(ckpt_path):
         raise FileNotFoundError(f"{ckpt_path}: checkpoint does not exist.")
     state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     if isinstance(state, Mapping) and isinstance(state.get("model"), Mapping):
         state = state["model"]
-    network.load_state_dict(state)
+    return state
+
+
+def start_from(network: torch.nn.Module, ckpt_path: str | os.PathLike | None = None) -> torch.nn.Module:
+    """Fine-tuning: ``network`` with the weights of ``ckpt_path`` wherever a tensor has the same name and shape
+    (MONAI's ``copy_model_state``); the others (a new head with another number of classes, say) keep their fresh
+    initialisation and are named in one log line. ``None``: the network as it is, for training from random weights.
+
+    Only weights: the optimizer, the schedule and the epoch start afresh (``--resume`` is what goes on with those).
+    MONAI's ``CheckpointLoader(strict_shape=False)`` would do it as a handler, but loads nothing from the bare state
+    dict its own ``CheckpointSaver`` writes for one network (MONAI 1.6)."""
+    if ckpt_path is None:
+        return network
+    from monai.networks.utils import copy_model_state
+
+    if not os.path.isfile(ckpt_path):
+        raise BundleInputError(f"{ckpt_path}: no checkpoint to fine-tune from.")
+    source = _state_dict(ckpt_path)
+    target = network.state_dict()
+    _, loaded, fresh = copy_model_state(network, source, inplace=True)
+    if not loaded:
+        raise BundleInputError(
+            f"{ckpt_path}: no tensor of it fits this network; it is not a checkpoint of this bundle."
+        )
+    kept = [f"{k} {tuple(target[k].shape)}" + (f" (checkpoint {tuple(source[k].shape)})" if k in source else "")
+            for k in fresh]  # fmt: skip
+    logger.info(
+        f"fine-tuning from {ckpt_path}: {len(loaded)} of {len(target)} tensors loaded"
+        + (f"; kept fresh, other shape or absent there: {', '.join(kept)}" if kept else "")
+    )
     return network
 
 

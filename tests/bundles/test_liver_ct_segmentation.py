@@ -348,3 +348,36 @@ def test_cascade_out_of_fold_routes_each_volume_to_its_fold(coarse_trained, fine
         assert a["case"] == b["case"] == c["case"]
         for name in ("liver_dice", "tumor_dice"):
             assert float(a[name]) == pytest.approx(float(b[name])) and float(c[name]) == pytest.approx(float(b[name]))
+
+
+@pytest.mark.parametrize("finetune", [True, False], ids=["finetuned", "from_random"])
+def test_fine_tuning_starts_from_the_shipped_weights(finetune, synthetic_liver, tmp_path):
+    """``train.yaml --finetune True`` (on synthetic CTs): the network the trainer steps with holds the shipped weights,
+    so its first step's loss is the shipped model's loss on that batch; without it, a random network's."""
+    from ignite.engine import Events
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(COARSE / "configs" / "train.yaml")
+    parser.update({"bundle_root": str(COARSE), "dataset_dir": str(synthetic_liver[0]), "epochs": 1})
+    parser.update({"finetune": finetune, "ckpt_dir": str(tmp_path / "ckpt"), "output_dir": str(tmp_path / "logs")})
+    parser.update({**TINY_TRAINING, "val_interval": 5})
+    parser.get_parsed_content("initialize")
+    trainer = parser.get_parsed_content("train#trainer")
+    shipped = load_network(COARSE / "configs" / "train.yaml", COARSE / "models" / "model.pt", COARSE).train()
+    loss_function = parser.get_parsed_content("loss")
+    first = {}
+
+    @trainer.on(Events.ITERATION_COMPLETED(once=1))
+    def keep_the_first_step(engine):
+        items = engine.state.output  # decollated: one dict a patch, each with the step's loss
+        image, label = (torch.stack([item[key] for item in items]) for key in ("image", "label"))
+        with torch.no_grad():
+            first["shipped"] = float(loss_function(shipped(image), label))
+        first["trainer"] = float(items[0]["loss"])
+
+    trainer.run()
+    if finetune:
+        assert first["trainer"] == pytest.approx(first["shipped"], rel=1e-4)
+    else:
+        assert abs(first["trainer"] - first["shipped"]) > 1e-3

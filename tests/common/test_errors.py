@@ -2,7 +2,13 @@ import sys
 
 import pytest
 
-from bundle_common.errors import BundleInputError, check_settings, input_error_in, report_input_errors_briefly
+from bundle_common.errors import (
+    BundleInputError,
+    check_exclusive,
+    check_settings,
+    input_error_in,
+    report_input_errors_briefly,
+)
 
 
 def raised(error: BaseException, cause: BaseException | None = None) -> BaseException:
@@ -43,3 +49,10 @@ def test_check_settings_names_the_setting_and_refuses_bool_for_numbers():
         check_settings(epochs=("ten", int))
     with pytest.raises(BundleInputError, match="--batch_size: expected int, got True"):
         check_settings(batch_size=(True, int))
+
+
+def test_check_exclusive_refuses_two_switches_on():
+    check_exclusive(resume=False, finetune=True)
+    check_exclusive(resume=False, finetune=False)
+    with pytest.raises(BundleInputError, match=r"^--resume and --finetune exclude each other"):
+        check_exclusive(resume=True, finetune=True)

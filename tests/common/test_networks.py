@@ -12,6 +12,7 @@ from bundle_common.networks import (
     fold_checkpoints,
     load_model,
     load_weights,
+    start_from,
 )
 
 
@@ -108,3 +109,32 @@ def test_load_weights_reads_bare_and_nested_state_dicts(tmp_path):
     torch.save({"model": state}, tmp_path / "nested.pt")
     loaded = load_weights(_unet(5), tmp_path / "nested.pt")
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in state.items())
+
+
+def test_fine_tuning_loads_every_tensor_that_fits_and_names_the_rest(tmp_path, caplog):
+    shipped = _unet(0, out_channels=1)
+    _save(shipped, tmp_path / "model.pt")
+    same = start_from(_unet(1, out_channels=1), tmp_path / "model.pt")
+    assert all(torch.equal(a, b) for a, b in zip(same.state_dict().values(), shipped.state_dict().values()))
+    fresh = _unet(2, out_channels=3)  # a new head: 3 classes instead of 1
+    before = copy.deepcopy(fresh.state_dict())
+    with caplog.at_level(logging.INFO, logger="bundle_common.networks"):
+        tuned = start_from(fresh, tmp_path / "model.pt")
+    state, source = tuned.state_dict(), shipped.state_dict()
+    differing = [k for k in state if state[k].shape != source[k].shape]
+    assert differing  # the last layer's weights and bias
+    for key in state:
+        expected = before[key] if key in differing else source[key]
+        assert torch.equal(state[key], expected), key
+    (line,) = [r.getMessage() for r in caplog.records if "fine-tuning from" in r.getMessage()]
+    assert all(key in line for key in differing) and f"{len(state) - len(differing)} of {len(state)}" in line
+
+
+def test_fine_tuning_without_a_checkpoint_or_from_a_stranger(tmp_path):
+    network = _unet(0)
+    assert start_from(network, None) is network
+    with pytest.raises(BundleInputError, match="no checkpoint to fine-tune from"):
+        start_from(network, tmp_path / "missing.pt")
+    torch.save(torch.nn.Linear(2, 2).state_dict(), tmp_path / "other.pt")
+    with pytest.raises(BundleInputError, match="no tensor of it fits this network"):
+        start_from(network, tmp_path / "other.pt")

@@ -31,13 +31,23 @@ def digits_as_mnist() -> tuple[np.ndarray, np.ndarray]:
     return images, digits.target.astype(np.uint8)
 
 
-def write_digits_dataset(out_dir: str | os.PathLike, test_fraction: float = 0.2, seed: int = 0) -> dict:
-    """Write the four MNIST IDX files (gzipped) into ``out_dir`` and return ``{"train": n, "test": n}``."""
+def write_digits_dataset(
+    out_dir: str | os.PathLike, test_fraction: float = 0.2, seed: int = 0, n_train: int | None = None
+) -> dict:
+    """Write the four MNIST IDX files (gzipped) into ``out_dir`` and return ``{"train": n, "test": n}``.
+    ``n_train``: only that many training digits, drawn with ``seed`` (the test digits stay the same)."""
     out_dir = Path(out_dir)
     images, labels = digits_as_mnist()
     is_test = holdout_mask(range(len(labels)), test_fraction, seed)
+    is_train = ~is_test
+    if n_train is not None:
+        candidates = np.flatnonzero(is_train)
+        if not 0 < n_train <= len(candidates):
+            raise ValueError(f"n_train must be from 1 to {len(candidates)}, got {n_train}.")
+        is_train = np.zeros_like(is_train)
+        is_train[np.random.default_rng(seed).choice(candidates, n_train, replace=False)] = True
     counts = {}
-    for split, mask in (("train", ~is_test), ("test", is_test)):
+    for split, mask in (("train", is_train), ("test", is_test)):
         image_name, label_name = MNIST_FILES[split]
         write_idx(out_dir / f"{image_name}.gz", images[mask])
         write_idx(out_dir / f"{label_name}.gz", labels[mask])
