@@ -3,9 +3,9 @@ same training from random weights: writes OUT/finetune_digits.json and OUT/finet
 
     python tools/finetune_digits.py --out runs/finetune_digits [--sizes "[50, 200, 1000]"] [--epochs 20]
 
-For each size N, N training digits are drawn (seed 0) from the 1,437 training digits of
+For each size N, N training digits are drawn (seed 0) from the 1,438 training digits of
 tools/make_digits_dataset.py's split; the bundle's own train.yaml trains on them (its defaults, --epochs E) with and
-without --finetune True, and its evaluate.yaml scores each run's best weights on the 360 test digits neither saw.
+without --finetune True, and its evaluate.yaml scores each run's best weights on the 359 test digits neither saw.
 """
 
 import json
