@@ -82,3 +82,40 @@ def assert_shipped_figures_reproduce(bundle: str, data: str, output_dir: Path, *
     for name, value in published.items():
         assert metrics[name] == pytest.approx(value, abs=1e-4), name
         assert f"{value:.4f}" in readme, name
+
+
+def tracking_options(work: Path) -> dict:
+    """``--tracking mlflow`` into ``work/mlruns.db``, the executed config saved as ``work/config_executed.json`` (and
+    logged as an artifact), where mlflow is installed (the ``tracking`` extra); nothing where it is not."""
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        return {}
+    store = f"sqlite:///{Path(work).resolve()}/mlruns.db"
+    return {"tracking": "mlflow", "tracking_uri": store, "save_execute_config": Path(work) / "config_executed.json"}
+
+
+def assert_tracked(work: Path, eval_dir: Path, val_metric: str, epochs: int) -> None:
+    """What MLflow holds after a train run with :func:`tracking_options` (``epochs`` epochs, validated each) and an
+    evaluate run into the same store writing ``eval_dir/metrics.json``: the two runs; the training loss per step and
+    ``val_metric`` per epoch; the executed config as an artifact; the evaluate figures as written in metrics.json."""
+    import json
+
+    mlflow = pytest.importorskip("mlflow")
+    client = mlflow.MlflowClient(f"sqlite:///{Path(work).resolve()}/mlruns.db")
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    (train,) = [r for r in runs if "train_loss" in r.data.metrics]
+    (evaluate,) = [r for r in runs if r.info.run_id != train.info.run_id]
+    assert train.info.status == "FINISHED"
+    losses = client.get_metric_history(train.info.run_id, "train_loss")
+    assert len(losses) >= epochs and all(np.isfinite(m.value) for m in losses)
+    assert [m.step for m in client.get_metric_history(train.info.run_id, val_metric)] == list(range(1, epochs + 1))
+    artifacts = [a.path for a in client.list_artifacts(train.info.run_id)]
+    assert "config_executed.json" in artifacts
+    config = json.loads(Path(client.download_artifacts(train.info.run_id, "config_executed.json")).read_text())
+    assert "network_def" in config and "train" in config
+    figures = json.loads((Path(eval_dir) / "metrics.json").read_text())
+    logged = evaluate.data.metrics
+    for name, value in figures.items():
+        if name != "n_cases" and "_ci95_" not in name and value is not None:
+            assert logged[name] == pytest.approx(value, rel=1e-6), name

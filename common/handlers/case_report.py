@@ -71,7 +71,9 @@ class CaseReport:
 
         engine.add_event_handler(Events.STARTED, self._reset)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect)
-        engine.add_event_handler(Events.COMPLETED, self._complete)
+        # at the end of the evaluator's one epoch, before COMPLETED: handlers that log engine.state.metrics per epoch
+        # (MONAI's MLFlowHandler, TensorBoardStatsHandler) then see the report's figures too
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self._complete)
 
     def _reset(self, engine) -> None:
         self.rows = []

@@ -36,7 +36,7 @@ class FOVVesselReport(CaseReport):
             (so that pooled figures of any set of images follow from the CSV).
         kwargs: the rest of :class:`~bundle_common.handlers.case_report.CaseReport` (``resamples``, ``fold_key``).
 
-    The engine must leave decollated items (a MONAI evaluator run with ``decollate=True``). On ``COMPLETED`` the
+    The engine must leave decollated items (a MONAI evaluator run with ``decollate=True``). At the end of its epoch the
     summary figures are also set in ``engine.state.metrics`` before the files are written. Empty denominators follow
     :mod:`bundle_common.metrics.vessel`. Each run starts afresh. The bootstrap's AUCs pool per-image histograms of
     the probabilities in 1,000 bins (pixels in one bin count as ties), which keeps 2,000 resamples to seconds.

@@ -13,7 +13,7 @@ from PIL import Image
 
 from bundle_tools.bundle_cli import REPO_ROOT, run_bundle, run_workflow
 from bundle_tools.export import load_network, torchscript_max_abs_diff
-from tests.conftest import assert_shipped_figures_reproduce, read_csv_rows
+from tests.conftest import assert_shipped_figures_reproduce, assert_tracked, read_csv_rows, tracking_options
 
 BUNDLE = REPO_ROOT / "bundles" / "brain_mri_lgg_segmentation"
 CONFIGS = BUNDLE / "configs"
@@ -41,6 +41,7 @@ def trained(synthetic_lgg, tmp_path_factory):
         epochs=2,
         ckpt_dir=work / "ckpt",
         output_dir=work / "logs",
+        **tracking_options(work),
         **TINY_TRAINING,
     )
     return work, result
@@ -231,3 +232,15 @@ def test_out_of_fold_evaluation_scores_each_patient_with_its_own_fold(synthetic_
             assert int(rows[r["case"]]["fold"]) == k and float(rows[r["case"]]["dsc"]) == pytest.approx(float(r["dsc"]))
     metrics = json.loads((tmp_path / "oof" / "metrics.json").read_text())
     assert metrics["dsc_per_volume_mean"] == pytest.approx(sum(float(r["dsc"]) for r in rows.values()) / N_PATIENTS)
+
+
+def test_train_and_evaluate_are_tracked_with_mlflow(trained, synthetic_lgg, tmp_path):
+    """``--tracking mlflow`` (MONAI's switch; the ``tracking`` extra): the training run with its loss per step, its
+    validation figure per epoch and its executed config, and the evaluate run with the figures of metrics.json."""
+    pytest.importorskip("mlflow")
+    work = trained[0]
+    options = {k: v for k, v in tracking_options(work).items() if k != "save_execute_config"}
+    bundle_run(
+        "evaluate", dataset_dir=synthetic_lgg[0], ckpt_path=work / "ckpt" / "model.pt", output_dir=tmp_path, **options
+    )
+    assert_tracked(work, tmp_path, "val_dsc_per_volume_mean", epochs=2)

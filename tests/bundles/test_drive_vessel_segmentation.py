@@ -11,7 +11,7 @@ from PIL import Image
 
 from bundle_tools.bundle_cli import REPO_ROOT, run_bundle, run_workflow
 from bundle_tools.export import load_network, torchscript_max_abs_diff
-from tests.conftest import assert_shipped_figures_reproduce, read_csv_rows
+from tests.conftest import assert_shipped_figures_reproduce, assert_tracked, read_csv_rows, tracking_options
 
 BUNDLE = REPO_ROOT / "bundles" / "drive_vessel_segmentation"
 CONFIGS = BUNDLE / "configs"
@@ -41,6 +41,7 @@ def trained(synthetic_drive, tmp_path_factory):
         batch_size=4,
         ckpt_dir=work / "ckpt",
         output_dir=work / "logs",
+        **tracking_options(work),
         progress_bar=False,
     )
     return work, result
@@ -296,3 +297,15 @@ def test_the_fold_ensemble_exports_as_one_torchscript_module(folds, tmp_path):
     inputs = torch.randn(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
     scripted = torch.jit.load(str(tmp_path / "ensemble.ts"), map_location="cpu").eval()
     assert float((scripted(inputs) - ensemble(inputs)).abs().max()) <= 1e-4
+
+
+def test_train_and_evaluate_are_tracked_with_mlflow(trained, synthetic_drive, tmp_path):
+    """``--tracking mlflow`` (MONAI's switch; the ``tracking`` extra): the training run with its loss per step, its
+    validation figure per epoch and its executed config, and the evaluate run with the figures of metrics.json."""
+    pytest.importorskip("mlflow")
+    work = trained[0]
+    options = {k: v for k, v in tracking_options(work).items() if k != "save_execute_config"}
+    bundle_run(
+        "evaluate", dataset_dir=synthetic_drive, ckpt_path=work / "ckpt" / "model.pt", output_dir=tmp_path, **options
+    )
+    assert_tracked(work, tmp_path, "val_dice", epochs=2)

@@ -14,7 +14,13 @@ from PIL import Image
 
 from bundle_tools.bundle_cli import REPO_ROOT, run_bundle, run_workflow
 from bundle_tools.export import load_network, torchscript_max_abs_diff
-from tests.conftest import assert_shipped_figures_reproduce, read_csv_rows, shared_dataset
+from tests.conftest import (
+    assert_shipped_figures_reproduce,
+    assert_tracked,
+    read_csv_rows,
+    shared_dataset,
+    tracking_options,
+)
 
 COARSE = REPO_ROOT / "bundles" / "liver_ct_coarse_segmentation"
 FINE = REPO_ROOT / "bundles" / "liver_ct_fine_segmentation"
@@ -47,6 +53,7 @@ def coarse_trained(synthetic_liver, tmp_path_factory):
         epochs=2,
         ckpt_dir=work / "ckpt",
         output_dir=work / "logs",
+        **tracking_options(work),
         **TINY_TRAINING,
     )
     return work / "ckpt" / "model.pt", result
@@ -61,6 +68,7 @@ def fine_trained(synthetic_liver, tmp_path_factory):
         epochs=2,
         ckpt_dir=work / "ckpt",
         output_dir=work / "logs",
+        **tracking_options(work),
         **TINY_FINE_TRAINING,
     )
     return work / "ckpt" / "model.pt", result
@@ -381,3 +389,19 @@ def test_fine_tuning_starts_from_the_shipped_weights(finetune, synthetic_liver, 
         assert first["trainer"] == pytest.approx(first["shipped"], rel=1e-4)
     else:
         assert abs(first["trainer"] - first["shipped"]) > 1e-3
+
+
+@pytest.mark.parametrize("stage", ["coarse", "fine"])
+def test_train_and_evaluate_are_tracked_with_mlflow(stage, coarse_trained, fine_trained, synthetic_liver, tmp_path):
+    """``--tracking mlflow`` (MONAI's switch; the ``tracking`` extra) for both stages: the training run with its loss
+    per step, its validation figure per epoch and its executed config; the evaluate run with metrics.json's figures."""
+    pytest.importorskip("mlflow")
+    trained = coarse_trained if stage == "coarse" else fine_trained
+    work = trained[0].parent.parent
+    options = {k: v for k, v in tracking_options(work).items() if k != "save_execute_config"}
+    evaluate = {"dataset_dir": synthetic_liver[0], "eval_split": "all", "ckpt_path": trained[0], "output_dir": tmp_path}
+    if stage == "coarse":
+        coarse_run("evaluate", **evaluate, **SMALL, **options)
+    else:
+        fine_run("evaluate", **evaluate, coarse_ckpt_path=coarse_trained[0], **SMALL_CASCADE_EVALUATE, **options)
+    assert_tracked(work, tmp_path, "val_liver_dice" if stage == "coarse" else "val_mean_dice", epochs=2)

@@ -11,7 +11,7 @@ from PIL import Image
 
 from bundle_tools.bundle_cli import REPO_ROOT, run_bundle, run_workflow
 from bundle_tools.export import torchscript_max_abs_diff
-from tests.conftest import assert_shipped_figures_reproduce, read_csv_rows
+from tests.conftest import assert_shipped_figures_reproduce, assert_tracked, read_csv_rows, tracking_options
 
 BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
 CONFIGS = BUNDLE / "configs"
@@ -28,6 +28,7 @@ def trained(tiny_mnist_dir, tmp_path_factory):
         epochs=2,
         ckpt_dir=work / "ckpt",
         output_dir=work / "logs",
+        **tracking_options(work),
         progress_bar=False,
     )
     return work, result
@@ -145,3 +146,15 @@ def test_shipped_figures_reproduce_on_the_shared_data(tmp_path):
     shown there prints for the shipped weights, on the 6,000-image validation split (fixed seed) of MNIST's
     training files, which the shared folder holds (it has no t10k files)."""
     assert_shipped_figures_reproduce("mnist_classification", "mnist", tmp_path, eval_split="validation")
+
+
+def test_train_and_evaluate_are_tracked_with_mlflow(trained, tiny_mnist_dir, tmp_path):
+    """``--tracking mlflow`` (MONAI's switch; the ``tracking`` extra): the training run with its loss per step, its
+    validation figure per epoch and its executed config, and the evaluate run with the figures of metrics.json."""
+    pytest.importorskip("mlflow")
+    work = trained[0]
+    options = {k: v for k, v in tracking_options(work).items() if k != "save_execute_config"}
+    bundle_run(
+        "evaluate", dataset_dir=tiny_mnist_dir, ckpt_path=work / "ckpt" / "model.pt", output_dir=tmp_path, **options
+    )
+    assert_tracked(work, tmp_path, "val_accuracy", epochs=2)
