@@ -1,4 +1,5 @@
-"""A picture per CT volume: axial, coronal and sagittal slices through the predicted liver, outlines drawn on the CT."""
+"""A picture per CT volume: axial, coronal and sagittal slices through the predicted tumour (else the liver), liver and
+tumour outlined on the CT in four colours, with a legend."""
 
 from __future__ import annotations
 
@@ -13,14 +14,22 @@ import torch
 from ..arrays import as_numpy
 from ..data.task03 import nifti_case_name
 from ..io import atomic_save_picture
-from ..overlays import outline_overlay
+from ..overlays import outline
 from .items import decollated_pairs, merged_item
 
-__all__ = ["OrthoViewsWriter", "ortho_views"]
+__all__ = ["OUTLINES", "OrthoViewsWriter", "ortho_views"]
 
 _GAP = 4  # dark grey columns between the panels
 _GAP_GREY = 64
 _TUMOUR = 2
+# outline colours, drawn in this order (the prediction's over the label's where they meet)
+OUTLINES = (
+    ("label", "liver", (0, 255, 0)),  # green
+    ("label", "tumour", (0, 255, 255)),  # cyan
+    ("prediction", "liver", (255, 0, 0)),  # red
+    ("prediction", "tumour", (255, 0, 255)),  # magenta
+)
+_LEGEND_ROW = 16  # pixels a legend line
 
 
 def _label_map(value, what: str) -> np.ndarray:
@@ -100,10 +109,31 @@ def _panel(
         values = np.clip(_displayed(_ras_slice(volume, ornt, centre, ras_axis)), 0, 255).astype(np.uint8)
         return _resized(values, size, Image.NEAREST)
 
-    predicted = _map(prediction)
-    labelled = None if label is None else _map(label)
-    picture = outline_overlay(picture, predicted > 0, None if labelled is None else labelled > 0)
-    return outline_overlay(picture, predicted == _TUMOUR, None if labelled is None else labelled == _TUMOUR)
+    maps = {"prediction": _map(prediction), "label": None if label is None else _map(label)}
+    for source, part, colour in OUTLINES:
+        if maps[source] is not None:
+            region = maps[source] > 0 if part == "liver" else maps[source] == _TUMOUR
+            picture[outline(region)] = colour
+    return picture
+
+
+def _legend(width: int, with_label: bool) -> np.ndarray:
+    """A dark strip naming the outline colours, one line per source, as wide as the picture."""
+    from PIL import Image, ImageDraw
+
+    rows = [r for r in ("prediction", "label") if r == "prediction" or with_label]
+    strip = Image.new("RGB", (width, _LEGEND_ROW * len(rows) + 4), (_GAP_GREY,) * 3)
+    draw = ImageDraw.Draw(strip)
+    for line, source in enumerate(rows):
+        x, y = 4, 2 + line * _LEGEND_ROW
+        for entry, part, colour in OUTLINES:
+            if entry != source:
+                continue
+            draw.rectangle([x, y + 3, x + 9, y + 12], outline=colour, width=2)
+            text = f"{source} {part}"
+            draw.text((x + 14, y + 2), text, fill=(255, 255, 255))
+            x += 14 + int(draw.textlength(text)) + 16
+    return np.asarray(strip)
 
 
 def ortho_views(
@@ -112,22 +142,30 @@ def ortho_views(
     prediction,
     label=None,
     window: Sequence[float] = (-200, 250),
+    min_panel_px: int = 384,
+    legend: bool = True,
 ) -> np.ndarray:
-    """Axial, coronal and sagittal panels side by side (H, W, 3) uint8, through the centre of the predicted liver.
+    """Axial, coronal and sagittal panels side by side (H, W, 3) uint8, through the predicted tumour (else liver),
+    with a legend strip below.
 
     Args:
         ct: the CT in Hounsfield units, (X, Y, Z) (or (1, X, Y, Z)); anything sliced like an array, e.g. a nibabel
             image's ``dataobj``, of which only the three slices are read.
         affine: the CT's voxel-to-world (RAS) affine, 4x4: gives the orientation and the voxel spacing.
         prediction, label: label maps (0 background, 1 liver, 2 tumour) on the CT's grid, (1, X, Y, Z) or (X, Y, Z);
-            outlined in red (prediction) and green (label) where ``> 0`` and, again, where ``== 2``.
+            the liver (``> 0``) and the tumour (``== 2``) outlined: prediction red and magenta, label green and cyan
+            (:data:`OUTLINES`; the prediction's drawn over the label's where they meet).
         window: the HU range shown from black to white.
+        min_panel_px: the longest side of the largest panel is at least this many pixels (a coarse or small CT is
+            enlarged); 0 keeps one pixel per finest voxel spacing.
+        legend: a strip below the panels naming the colours.
 
-    The panels cross at the centroid of ``prediction > 0`` (of the label's when nothing is predicted, the volume's
-    centre when both are empty). Each is shown as a reader expects (RAS axes from the affine): axial with anterior at
-    the top and the patient's right on the left (radiological convention), coronal with superior at the top and the
-    patient's right on the left, sagittal with superior at the top and anterior on the left. Pixels are square, of
-    the finest voxel spacing (CT bilinear, outlines nearest); the panels are top-aligned, 4 grey columns apart.
+    The panels cross at the centroid of the predicted tumour, else of the labelled tumour, else of the predicted
+    liver, else of the labelled liver, else at the volume's centre. Each is shown as a reader expects (RAS axes from
+    the affine): axial with anterior at the top and the patient's right on the left (radiological convention),
+    coronal with superior at the top and the patient's right on the left, sagittal with superior at the top and
+    anterior on the left. Pixels are square, of the finest voxel spacing or smaller (CT bilinear, outlines nearest);
+    the panels are top-aligned, 4 grey columns apart.
 
     Raises:
         ValueError: the CT, prediction and label are not on one (X, Y, Z) grid.
@@ -148,10 +186,12 @@ def ortho_views(
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     ras_extent = np.empty(3)
     ras_extent[ornt[:, 0].astype(int)] = spacing * np.asarray(prediction.shape)
-    centre = _centre([prediction, label], prediction.shape)
-    panels = [
-        _panel(ct, prediction, label, ornt, centre, a, ras_extent, float(spacing.min()), window) for a in (2, 1, 0)
-    ]
+    tumours = [prediction == _TUMOUR] + ([] if label is None else [label == _TUMOUR])
+    centre = _centre([*tumours, prediction, label], prediction.shape)
+    pixel_mm = float(spacing.min())
+    if min_panel_px:
+        pixel_mm = min(pixel_mm, float(ras_extent.max()) / min_panel_px)
+    panels = [_panel(ct, prediction, label, ornt, centre, a, ras_extent, pixel_mm, window) for a in (2, 1, 0)]
     height = max(p.shape[0] for p in panels)
     gap = np.full((height, _GAP, 3), _GAP_GREY, np.uint8)
     columns = []
@@ -159,14 +199,17 @@ def ortho_views(
         if k:
             columns.append(gap)
         columns.append(np.pad(panel, ((0, height - panel.shape[0]), (0, 0), (0, 0))))
-    return np.concatenate(columns, axis=1)
+    picture = np.concatenate(columns, axis=1)
+    if legend:
+        picture = np.concatenate([picture, _legend(picture.shape[1], label is not None)], axis=0)
+    return picture
 
 
 class OrthoViewsWriter:
     """For every predicted CT volume, write ``output_dir/<case>_<postfix>.png``: :func:`ortho_views` of the CT.
 
     Reads from the decollated ``engine.state.output`` and ``engine.state.batch``: ``pred_key``, the label map on the
-    original CT's grid (inverted, e.g. by ``Invertd``); ``label_key`` (optional, same grid) drawn in green. The CT is
+    original CT's grid (inverted, e.g. by ``Invertd``); ``label_key`` (optional, same grid) outlined too. The CT is
     read again from the file in the prediction's ``meta["filename_or_obj"]`` (else the ``image_key`` item's, or that
     item itself when it is a path), with its affine, since the item's image may have been cropped or resampled;
     ``<case>`` is that file's name without ``.nii.gz``. Each file is written through a temporary name.

@@ -40,7 +40,9 @@ class SliceSeriesWriter:
     Reads from the decollated ``engine.state.output`` and ``engine.state.batch``: ``pred_key``, a binary prediction
     (1, H, W, D) with the slices along the last axis; ``label_key`` (optional, same shape) drawn as a green outline
     beside the prediction's red one; ``files_key``, the D slice pictures in order, re-read as the overlays'
-    background; ``case_key``, the series' name. Each file is written through a temporary name.
+    background; ``case_key``, the series' name. ``background_channel``: draw on that channel of the slice picture in
+    grey (e.g. 1, the FLAIR of an LGG slice) rather than on its colours, so the outlines stand out. Each file is
+    written through a temporary name.
     """
 
     def __init__(
@@ -51,10 +53,12 @@ class SliceSeriesWriter:
         files_key: str = "files",
         case_key: str = "patient",
         frame_ms: int = 200,
+        background_channel: int | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.pred_key, self.label_key, self.files_key, self.case_key = pred_key, label_key, files_key, case_key
         self.frame_ms = frame_ms
+        self.background_channel = background_channel
 
     def attach(self, engine) -> None:
         from ignite.engine import Events
@@ -80,6 +84,8 @@ class SliceSeriesWriter:
         frames = []
         for k, source in enumerate(files):
             picture = read_picture(source, "RGB")
+            if self.background_channel is not None:
+                picture = np.repeat(picture[..., self.background_channel : self.background_channel + 1], 3, axis=-1)
             if picture.shape[:2] != prediction.shape[:2]:
                 raise ValueError(
                     f"{source}: prediction {prediction.shape[:2]} differs from the slice {picture.shape[:2]}."

@@ -10,7 +10,8 @@ from bundle_common.overlays import outline
 from tests.conftest import decollating_engine
 
 SHAPE = (20, 16, 10)  # X, Y, Z
-RED, GREEN, YELLOW = [255, 0, 0], [0, 255, 0], [255, 255, 0]
+RED, GREEN, MAGENTA, CYAN = [255, 0, 0], [0, 255, 0], [255, 0, 255], [0, 255, 255]
+EXACT = {"min_panel_px": 0, "legend": False}  # one pixel per finest spacing, no legend: geometry by hand
 GREY = 128  # 25 HU in the window (-200, 250)
 
 
@@ -38,7 +39,7 @@ def _outlined(shape: tuple[int, int], rows: tuple[int, int], cols: tuple[int, in
 
 def test_anisotropic_spacing_gives_square_millimetre_pixels():
     ct = np.full(SHAPE, 25, np.int16)
-    views = ortho_views(ct, np.diag([1.0, 1.0, 4.0, 1.0]), np.zeros((1, *SHAPE)))
+    views = ortho_views(ct, np.diag([1.0, 1.0, 4.0, 1.0]), np.zeros((1, *SHAPE)), **EXACT)
     # axial 16 x 20; coronal 10 slices x 4 mm = 40 rows, 20 columns; sagittal 40 x 16; two gaps of 4 columns
     assert views.shape == (40, 20 + 4 + 20 + 4 + 16, 3) and views.dtype == np.uint8
     axial, coronal, sagittal = _panels(views, (20, 20, 16))
@@ -51,7 +52,9 @@ def test_prediction_outlined_red_through_its_centre():
     """A box x 4..8, y 3..7, z 2..4 (centroid 6, 5, 3)."""
     prediction = _box((4, 9), (3, 8), (2, 5))
     ct = np.full(SHAPE, 25, np.int16)
-    axial, coronal, sagittal = _panels(ortho_views(ct, np.eye(4), torch.as_tensor(prediction)[None]), (20, 20, 16))
+    axial, coronal, sagittal = _panels(
+        ortho_views(ct, np.eye(4), torch.as_tensor(prediction)[None], **EXACT), (20, 20, 16)
+    )
     # axial at z 3: rows 15 - y, columns 19 - x; coronal at y 5: rows 9 - z, columns 19 - x; sagittal at x 6:
     # rows 9 - z, columns 15 - y
     np.testing.assert_array_equal(_is(axial, RED), _outlined((16, 20), (8, 13), (11, 16)))
@@ -64,18 +67,19 @@ def test_label_green_tumour_outlined_and_empty_prediction_centres_on_label():
     label = _box((4, 9), (3, 8), (2, 5))
     label[5:8, 4:7, 3] = 2
     ct = np.full(SHAPE, 25, np.int16)
-    axial, _, _ = _panels(ortho_views(ct, np.eye(4), np.zeros(SHAPE), label), (20, 20, 16))
+    axial, _, _ = _panels(ortho_views(ct, np.eye(4), np.zeros(SHAPE), label, **EXACT), (20, 20, 16))
     assert not _is(axial, RED).any()
     liver = _outlined((16, 20), (8, 13), (11, 16))
     tumour = _outlined((16, 20), (9, 12), (12, 15))
-    np.testing.assert_array_equal(_is(axial, GREEN), liver | tumour)
+    np.testing.assert_array_equal(_is(axial, GREEN), liver & ~tumour)
+    np.testing.assert_array_equal(_is(axial, CYAN), tumour)
 
 
-def test_prediction_and_label_borders_meet_yellow():
+def test_the_prediction_is_drawn_over_the_label_where_they_meet():
     prediction = _box((4, 9), (3, 8), (2, 5))
     label = _box((4, 9), (3, 10), (2, 5))  # two rows further anterior: shares the posterior and side borders
-    axial, _, _ = _panels(ortho_views(np.zeros(SHAPE), np.eye(4), prediction, label), (20, 20, 16))
-    assert axial[12, 13].tolist() == YELLOW  # posterior border (y 3), both
+    axial, _, _ = _panels(ortho_views(np.zeros(SHAPE), np.eye(4), prediction, label, **EXACT), (20, 20, 16))
+    assert axial[12, 13].tolist() == RED  # posterior border (y 3), both
     assert axial[8, 13].tolist() == RED  # the prediction's anterior border (y 7), inside the label
     assert axial[6, 13].tolist() == GREEN  # the label's anterior border (y 9)
 
@@ -85,7 +89,7 @@ def _markers(affine: np.ndarray) -> np.ndarray:
     cross at the volume's centre (10, 8, 5)."""
     ct = np.full(SHAPE, -1000, np.int16)
     ct[1, 2, 5] = ct[1, 8, 8] = ct[10, 1, 8] = 1000
-    return ortho_views(ct, affine, np.zeros(SHAPE))
+    return ortho_views(ct, affine, np.zeros(SHAPE), **EXACT)
 
 
 def _bright(panel: np.ndarray) -> list[tuple[int, int]]:
@@ -112,20 +116,20 @@ def test_the_picture_does_not_depend_on_the_storage_order(rng):
     """The same patient stored with the axes permuted and flipped (and their affine to match) looks the same."""
     ct = rng.integers(-300, 300, SHAPE).astype(np.int16)
     prediction = _box((4, 9), (3, 8), (2, 5))
-    prediction[5:7, 4:6, 3] = 2
+    prediction[5:8, 4:7, 3] = 2  # odd sizes: the slices cross at whole voxels, whatever the storage order
     affine = np.diag([0.8, 0.8, 2.5, 1.0])
     flip = np.diag([1.0, -1.0, 1.0, 1.0])
     flip[1, 3] = SHAPE[1] - 1
     stored = np.transpose(ct, (2, 0, 1))[:, :, ::-1]  # (Z, X, Y) with Y reversed
     stored_affine = (affine @ flip)[:, [2, 0, 1, 3]]
-    expected = ortho_views(ct, affine, prediction)
-    again = ortho_views(stored, stored_affine, np.transpose(prediction, (2, 0, 1))[:, :, ::-1])
+    expected = ortho_views(ct, affine, prediction, **EXACT)
+    again = ortho_views(stored, stored_affine, np.transpose(prediction, (2, 0, 1))[:, :, ::-1], **EXACT)
     np.testing.assert_array_equal(again, expected)
 
 
 def test_grids_must_match():
     with pytest.raises(ValueError, match=r"CT \(20, 16, 10\), prediction \(20, 16, 9\)"):
-        ortho_views(np.zeros(SHAPE), np.eye(4), np.zeros((1, 20, 16, 9)))
+        ortho_views(np.zeros(SHAPE), np.eye(4), np.zeros((1, 20, 16, 9)), **EXACT)
 
 
 def _nifti(folder, ct: np.ndarray, affine: np.ndarray):
@@ -151,7 +155,7 @@ def test_handler_reads_the_original_ct(tmp_path, rng):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["liver_3_views.png"]
     written = np.array(Image.open(tmp_path / "out" / "liver_3_views.png"))
     np.testing.assert_array_equal(written, ortho_views(ct, affine, prediction, label, window=(-100, 100)))
-    assert _is(written, RED).any() and _is(written, GREEN).any()
+    assert _is(written, RED).any() and _is(written, CYAN).any()  # the labelled box is all tumour
 
 
 def test_handler_falls_back_to_the_image_file_and_checks_the_grid(tmp_path):
@@ -165,3 +169,26 @@ def test_handler_falls_back_to_the_image_file_and_checks_the_grid(tmp_path):
         writer.write({"image": image, "pred": torch.zeros(1, 5, 5, 5)})
     with pytest.raises(ValueError, match=r"liver_3\.nii\.gz: .*label \(5, 5, 5\)"):
         writer.write({"image": image, "pred": torch.zeros(1, *SHAPE), "label": torch.zeros(1, 5, 5, 5)})
+
+
+def test_small_or_coarse_cts_are_enlarged_and_a_legend_names_the_colours():
+    prediction = _box((4, 9), (3, 8), (2, 5))
+    label = _box((4, 9), (3, 8), (2, 5))
+    bare = ortho_views(np.zeros(SHAPE), np.eye(4), prediction, **EXACT)
+    views = ortho_views(np.zeros(SHAPE), np.eye(4), prediction, label, min_panel_px=100)
+    panels = views[: -(2 * 16 + 4)]  # the legend: a line for the prediction, one for the label
+    assert panels.shape == (80, 100 + 4 + 100 + 4 + 80, 3)  # 20 mm (the longest side) across 100 pixels
+    legend = views[-(2 * 16 + 4) :]
+    for colour in (RED, MAGENTA, GREEN, CYAN):
+        assert _is(legend, colour).any()
+    assert views.shape[0] > bare.shape[0] and (legend[..., 0] == 255).any()
+    without_label = ortho_views(np.zeros(SHAPE), np.eye(4), prediction, min_panel_px=100)
+    assert without_label.shape[0] == 80 + 16 + 4 and not _is(without_label[80:], GREEN).any()
+
+
+def test_the_slices_cross_at_the_tumour_when_there_is_one():
+    prediction = _box((4, 9), (3, 8), (2, 8))
+    prediction[5:7, 4:6, 6:8] = 2  # a tumour in the upper slices of the liver
+    ct = np.full(SHAPE, 25, np.int16)
+    axial, _, _ = _panels(ortho_views(ct, np.eye(4), prediction, **EXACT), (20, 20, 16))
+    assert _is(axial, MAGENTA).any()  # the axial slice is one through the tumour (z 6 or 7), not the liver's centre

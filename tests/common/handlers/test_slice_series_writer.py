@@ -43,3 +43,18 @@ def test_slice_count_must_match(tmp_path):
     files = _slices(tmp_path / "in", 2)
     with pytest.raises(ValueError, match="2 slice files for a prediction of 3 slices"):
         SliceSeriesWriter(tmp_path / "out").write({"pred": torch.zeros(1, 20, 24, 3), "files": files, "patient": "P"})
+
+
+def test_overlays_drawn_on_one_channel_in_grey(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = folder / "P_1.tif"
+    Image.fromarray(np.dstack([np.full((20, 24), v, np.uint8) for v in (10, 200, 90)])).save(path)  # T1, FLAIR, T1c
+    prediction = torch.zeros(1, 20, 24, 1)
+    prediction[0, 5:10, 5:10, 0] = 1
+    out = SliceSeriesWriter(tmp_path / "out", background_channel=1).write(
+        {"pred": prediction, "files": [str(path)], "patient": "P"}
+    )
+    overlay = np.array(Image.open(out / "P_1_overlay.png"))
+    assert overlay[7, 7].tolist() == [200, 200, 200]  # the FLAIR in grey
+    assert overlay[5, 7].tolist() == [255, 0, 0]
