@@ -55,3 +55,14 @@ def test_torchscript_matches_eager(summary):
     for figures in summary.values():
         diffs = _figure(figures, "TorchScript vs eager").split(", ")
         assert all(float(diff) < 1e-4 for diff in diffs)
+
+
+def test_the_demo_says_once_what_monai_s_trust_warning_means(monkeypatch, capsys, tmp_path):
+    from bundle_tools import demo
+
+    monkeypatch.setattr(demo, "DEMOS", ())
+    monkeypatch.setattr(demo, "bundle_names", lambda: [])
+    demo.run_demo(tmp_path, epochs=1)
+    printed = capsys.readouterr().out
+    assert printed.count("eval()") == 1 and "this repository's own" in printed
+    assert printed.index("eval()") < printed.index("=== summary")

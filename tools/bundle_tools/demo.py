@@ -229,6 +229,14 @@ DEMOS = (
 )
 
 
+TRUST_NOTE = (
+    "Note: each training below prints MONAI's warning that a bundle config calls any importable `_target_` and "
+    "passes every `$` value to Python's eval(). It means running a bundle runs its author's code. The configs here "
+    "are this repository's own, which you have in front of you, so the demo runs them; read a bundle from anywhere "
+    "else before you run it (the README's zoo section: signed indexes, and what they do not protect against)."
+)
+
+
 def run_demo(work_dir: str | os.PathLike = "runs/demo", epochs: int = 3) -> dict:
     """Run every bundle's demo under ``work_dir`` (relative to the repository root) and print a summary. A bundle
     folder that no demo runs is an error, before anything runs."""
@@ -236,6 +244,7 @@ def run_demo(work_dir: str | os.PathLike = "runs/demo", epochs: int = 3) -> dict
     if missing:
         raise ValueError(f"no demo runs {missing}: add one to bundle_tools.demo.DEMOS")
     work_dir = (REPO_ROOT / work_dir).resolve()
+    print(TRUST_NOTE + "\n", flush=True)
     start = time.perf_counter()
     summary = {title: demo(work_dir, epochs) for title, _, demo in DEMOS}
     print(f"\n=== summary ({time.perf_counter() - start:.0f} s) ===")
