@@ -159,12 +159,13 @@ def drive_demo(work_dir: Path, epochs: int) -> dict:
 
 
 def lgg_demo(work_dir: Path, epochs: int) -> dict:
-    """The LGG bundle on a small synthetic kaggle_3m-layout set (6 patients of 12 slices, one without tumour)."""
+    """The LGG bundle on a small synthetic kaggle_3m-layout set (6 patients of 12 slices, each with a tumour, as every
+    patient of kaggle_3m has one)."""
     from .data.synthetic_lgg import write_synthetic_lgg
 
     work, data = work_dir / "brain_mri_lgg_segmentation", work_dir / "data" / "lgg_synthetic" / "kaggle_3m"
     shutil.rmtree(data, ignore_errors=True)  # the demo's own copy from an earlier run
-    patients = write_synthetic_lgg(data, n_patients=6, n_slices=12, seed=0, n_without_tumour=1)
+    patients = write_synthetic_lgg(data, n_patients=6, n_slices=12, seed=0)
     print(f"[lgg] dataset: {len(patients)} synthetic patients of 12 slices in {data}")
     life = bundle_life(LGG_BUNDLE, data, work, epochs, data, (1, 3, 256, 256), progress_bar=True, val_interval=1)
     shipped, trained = life["figures"]["shipped"], life["figures"]["trained"]
