@@ -308,9 +308,10 @@ def test_the_cascade_runs_the_coarse_bundle_as_it_is():
     coarse = ConfigParser()
     coarse.read_config(COARSE / "configs" / "inference.yaml")
     coarse["bundle_root"] = str(COARSE)
-    shipped = torch.load(COARSE / "models" / "model.pt", weights_only=True)
-    assert all(torch.equal(v.cpu(), shipped[k]) for k, v in mask.network.state_dict().items())
-    assert type(mask.network) is type(coarse.get_parsed_content("network_def"))
+    shipped = coarse.get_parsed_content("model")  # the coarse bundle's own choice: its folds' ensemble, or model.pt
+    assert type(mask.network) is type(shipped)
+    expected = shipped.state_dict()
+    assert all(torch.equal(v.cpu(), expected[k]) for k, v in mask.network.state_dict().items())
     view = [type(t).__name__ for t in coarse.get_parsed_content("preprocessing").transforms[2:]]
     assert [type(t).__name__ for t in mask.preprocessing.transforms] == view
     assert mask.preprocessing.transforms[1].spacing_transform.pixdim.tolist() == coarse["pixdim"]
@@ -319,18 +320,25 @@ def test_the_cascade_runs_the_coarse_bundle_as_it_is():
 
 @pytest.mark.parametrize("bundle,channels", [(COARSE, 2), (FINE, 3)], ids=["coarse", "fine"])
 def test_shipped_weights_size_and_shape(bundle, channels):
-    weights = bundle / "models" / "model.pt"
-    assert weights.stat().st_size < 25 * 2**20
-    network = load_network(bundle / "configs" / "inference.yaml", weights)
-    with torch.no_grad():
-        assert network(torch.zeros(1, 1, 64, 64, 64)).shape == (1, channels, 64, 64, 64)
+    """models/model.pt and, for the coarse stage, the two folds of its shipped ensemble, each under 25 MB, as
+    metadata.json lists them (the fine stage ships one model)."""
+    meta = json.loads((bundle / "configs" / "metadata.json").read_text())
+    folds = [f"models/fold{k}/model.pt" for k in range(2)] if bundle == COARSE else []
+    assert meta.get("ensemble", {}).get("checkpoints", []) == folds
+    for weights in [bundle / "models" / "model.pt", *(bundle / c for c in folds)]:
+        assert weights.stat().st_size < 25 * 2**20
+        network = load_network(bundle / "configs" / "inference.yaml", weights)
+        with torch.no_grad():
+            assert network(torch.zeros(1, 1, 64, 64, 64)).shape == (1, channels, 64, 64, 64)
 
 
 @pytest.mark.parametrize("bundle", [COARSE, FINE], ids=["coarse", "fine-cascade"])
 def test_shipped_figures_reproduce_on_the_shared_volumes(bundle, tmp_path):
-    """metadata.json's eval_metrics, and the same figures in docs/README.md, are what the evaluate command shown
-    there prints for the shipped weights (liver_1, the default validation split; training data for them)."""
-    assert_shipped_figures_reproduce(bundle.name, "liver/Task03_Liver", tmp_path)
+    """metadata.json's eval_metrics, and the same figures in docs/README.md, are what the evaluate command shown there
+    prints for the shipped weights: for the coarse stage out of fold (each shared volume scored by the fold model that
+    trained on the other); for the cascade on liver_1, the default validation split, which its fine model trained on."""
+    options = {"eval_split": "oof"} if bundle == COARSE else {}
+    assert_shipped_figures_reproduce(bundle.name, "liver/Task03_Liver", tmp_path, **options)
 
 
 def test_cascade_out_of_fold_routes_each_volume_to_its_fold(coarse_trained, fine_trained, synthetic_liver, tmp_path):
