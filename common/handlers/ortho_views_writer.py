@@ -136,6 +136,28 @@ def _legend(width: int, with_label: bool) -> np.ndarray:
     return np.asarray(strip)
 
 
+def _side_by_side(panels: Sequence[np.ndarray]) -> np.ndarray:
+    """Panels top-aligned in a row, dark grey columns between them, black below the shorter ones."""
+    height = max(p.shape[0] for p in panels)
+    columns = []
+    for k, panel in enumerate(panels):
+        if k:
+            columns.append(np.full((height, _GAP, 3), _GAP_GREY, np.uint8))
+        columns.append(np.pad(panel, ((0, height - panel.shape[0]), (0, 0), (0, 0))))
+    return np.concatenate(columns, axis=1)
+
+
+def _one_above_the_other(panels: Sequence[np.ndarray]) -> np.ndarray:
+    """Panels left-aligned in a column, dark grey rows between them, black right of the narrower ones."""
+    width = max(p.shape[1] for p in panels)
+    rows = []
+    for k, panel in enumerate(panels):
+        if k:
+            rows.append(np.full((_GAP, width, 3), _GAP_GREY, np.uint8))
+        rows.append(np.pad(panel, ((0, 0), (0, width - panel.shape[1]), (0, 0))))
+    return np.concatenate(rows, axis=0)
+
+
 def ortho_views(
     ct,
     affine,
@@ -144,6 +166,7 @@ def ortho_views(
     window: Sequence[float] = (-200, 250),
     min_panel_px: int = 384,
     legend: bool = True,
+    layout: str = "stacked",
 ) -> np.ndarray:
     """Axial, coronal and sagittal panels side by side (H, W, 3) uint8, through the predicted tumour (else liver),
     with a legend strip below.
@@ -159,13 +182,16 @@ def ortho_views(
         min_panel_px: the longest side of the largest panel is at least this many pixels (a coarse or small CT is
             enlarged); 0 keeps one pixel per finest voxel spacing.
         legend: a strip below the panels naming the colours.
+        layout: ``"stacked"``, the axial panel on the left and the coronal above the sagittal on its right (a CT is
+            usually shorter than it is wide, so the two fill the axial panel's height); ``"row"``, the three side by
+            side.
 
     The panels cross at the centroid of the predicted tumour, else of the labelled tumour, else of the predicted
     liver, else of the labelled liver, else at the volume's centre. Each is shown as a reader expects (RAS axes from
     the affine): axial with anterior at the top and the patient's right on the left (radiological convention),
     coronal with superior at the top and the patient's right on the left, sagittal with superior at the top and
     anterior on the left. Pixels are square, of the finest voxel spacing or smaller (CT bilinear, outlines nearest);
-    the panels are top-aligned, 4 grey columns apart.
+    the panels are top-aligned, 4 grey pixels apart.
 
     Raises:
         ValueError: the CT, prediction and label are not on one (X, Y, Z) grid.
@@ -191,15 +217,15 @@ def ortho_views(
     pixel_mm = float(spacing.min())
     if min_panel_px:
         pixel_mm = min(pixel_mm, float(ras_extent.max()) / min_panel_px)
-    panels = [_panel(ct, prediction, label, ornt, centre, a, ras_extent, pixel_mm, window) for a in (2, 1, 0)]
-    height = max(p.shape[0] for p in panels)
-    gap = np.full((height, _GAP, 3), _GAP_GREY, np.uint8)
-    columns = []
-    for k, panel in enumerate(panels):
-        if k:
-            columns.append(gap)
-        columns.append(np.pad(panel, ((0, height - panel.shape[0]), (0, 0), (0, 0))))
-    picture = np.concatenate(columns, axis=1)
+    if layout not in ("stacked", "row"):
+        raise ValueError(f"layout must be 'stacked' or 'row', got {layout!r}.")
+    axial, coronal, sagittal = (
+        _panel(ct, prediction, label, ornt, centre, a, ras_extent, pixel_mm, window) for a in (2, 1, 0)
+    )
+    if layout == "stacked":
+        picture = _side_by_side([axial, _one_above_the_other([coronal, sagittal])])
+    else:
+        picture = _side_by_side([axial, coronal, sagittal])
     if legend:
         picture = np.concatenate([picture, _legend(picture.shape[1], label is not None)], axis=0)
     return picture

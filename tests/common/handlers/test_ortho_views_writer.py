@@ -11,7 +11,7 @@ from tests.conftest import decollating_engine
 
 SHAPE = (20, 16, 10)  # X, Y, Z
 RED, GREEN, MAGENTA, CYAN = [255, 0, 0], [0, 255, 0], [255, 0, 255], [0, 255, 255]
-EXACT = {"min_panel_px": 0, "legend": False}  # one pixel per finest spacing, no legend: geometry by hand
+EXACT = {"min_panel_px": 0, "legend": False, "layout": "row"}  # one pixel per finest spacing, in a row, no legend
 GREY = 128  # 25 HU in the window (-200, 250)
 
 
@@ -175,14 +175,14 @@ def test_small_or_coarse_cts_are_enlarged_and_a_legend_names_the_colours():
     prediction = _box((4, 9), (3, 8), (2, 5))
     label = _box((4, 9), (3, 8), (2, 5))
     bare = ortho_views(np.zeros(SHAPE), np.eye(4), prediction, **EXACT)
-    views = ortho_views(np.zeros(SHAPE), np.eye(4), prediction, label, min_panel_px=100)
+    views = ortho_views(np.zeros(SHAPE), np.eye(4), prediction, label, min_panel_px=100, layout="row")
     panels = views[: -(2 * 16 + 4)]  # the legend: a line for the prediction, one for the label
     assert panels.shape == (80, 100 + 4 + 100 + 4 + 80, 3)  # 20 mm (the longest side) across 100 pixels
     legend = views[-(2 * 16 + 4) :]
     for colour in (RED, MAGENTA, GREEN, CYAN):
         assert _is(legend, colour).any()
     assert views.shape[0] > bare.shape[0] and (legend[..., 0] == 255).any()
-    without_label = ortho_views(np.zeros(SHAPE), np.eye(4), prediction, min_panel_px=100)
+    without_label = ortho_views(np.zeros(SHAPE), np.eye(4), prediction, min_panel_px=100, layout="row")
     assert without_label.shape[0] == 80 + 16 + 4 and not _is(without_label[80:], GREEN).any()
 
 
@@ -192,3 +192,22 @@ def test_the_slices_cross_at_the_tumour_when_there_is_one():
     ct = np.full(SHAPE, 25, np.int16)
     axial, _, _ = _panels(ortho_views(ct, np.eye(4), prediction, **EXACT), (20, 20, 16))
     assert _is(axial, MAGENTA).any()  # the axial slice is one through the tumour (z 6 or 7), not the liver's centre
+
+
+def test_stacked_layout_puts_coronal_over_sagittal_beside_the_axial_panel():
+    """The default: the coronal panel above the sagittal one, on the axial panel's right (a real CT, shorter than it
+    is wide, then fills about the axial panel's height)."""
+    ct = np.full(SHAPE, 25, np.int16)
+    prediction = _box((4, 9), (3, 8), (2, 5))
+    row = ortho_views(ct, np.eye(4), prediction, **EXACT)
+    axial, coronal, sagittal = _panels(row, (20, 20, 16))
+    stacked = ortho_views(ct, np.eye(4), prediction, min_panel_px=0, legend=False)
+    assert stacked.shape == (10 + 4 + 10, 20 + 4 + 20, 3)  # the column: coronal 10, a grey row, sagittal 10
+    np.testing.assert_array_equal(stacked[:16, :20], axial[:16])
+    assert (stacked[16:, :20] == 0).all()  # black below the axial panel
+    np.testing.assert_array_equal(stacked[:10, 24:44], coronal[:10])
+    assert (stacked[10:14, 24:44] == 64).all()  # the grey row between
+    np.testing.assert_array_equal(stacked[14:24, 24:40], sagittal[:10])
+    assert (stacked[14:24, 40:44] == 0).all()  # black right of the narrower sagittal panel
+    with pytest.raises(ValueError, match="layout"):
+        ortho_views(ct, np.eye(4), prediction, layout="grid")
