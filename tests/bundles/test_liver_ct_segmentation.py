@@ -413,3 +413,20 @@ def test_train_and_evaluate_are_tracked_with_mlflow(stage, coarse_trained, fine_
     else:
         fine_run("evaluate", **evaluate, coarse_ckpt_path=coarse_trained[0], **SMALL_CASCADE_EVALUATE, **options)
     assert_tracked(work, tmp_path, "val_liver_dice" if stage == "coarse" else "val_mean_dice", epochs=2)
+
+
+@pytest.mark.parametrize("bundle,workflow", [(COARSE, "inference"), (COARSE, "evaluate"), (FINE, "train")])
+def test_orientation_is_said_explicitly_so_monai_does_not_warn(bundle, workflow):
+    """The configs name Orientationd's labels: MONAI's future default (the MetaTensor's space) warns on every run
+    where they are left out."""
+    import warnings
+
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(bundle / "configs" / f"{workflow}.yaml")
+    parser["bundle_root"] = str(bundle)
+    key = {"inference": "view_transforms", "evaluate": "preprocessing", "train": "base_transforms"}[workflow]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        parser.get_parsed_content(key)
