@@ -320,11 +320,10 @@ def test_the_cascade_runs_the_coarse_bundle_as_it_is():
 
 @pytest.mark.parametrize("bundle,channels", [(COARSE, 2), (FINE, 3)], ids=["coarse", "fine"])
 def test_shipped_weights_size_and_shape(bundle, channels):
-    """models/model.pt and, for the coarse stage, the two folds of its shipped ensemble, each under 25 MB, as
-    metadata.json lists them (the fine stage ships one model)."""
+    """models/model.pt and the two folds of the shipped ensemble, each under 25 MB, as metadata.json lists them."""
     meta = json.loads((bundle / "configs" / "metadata.json").read_text())
-    folds = [f"models/fold{k}/model.pt" for k in range(2)] if bundle == COARSE else []
-    assert meta.get("ensemble", {}).get("checkpoints", []) == folds
+    folds = [f"models/fold{k}/model.pt" for k in range(2)]
+    assert meta["ensemble"]["checkpoints"] == folds
     for weights in [bundle / "models" / "model.pt", *(bundle / c for c in folds)]:
         assert weights.stat().st_size < 25 * 2**20
         network = load_network(bundle / "configs" / "inference.yaml", weights)
@@ -334,11 +333,10 @@ def test_shipped_weights_size_and_shape(bundle, channels):
 
 @pytest.mark.parametrize("bundle", [COARSE, FINE], ids=["coarse", "fine-cascade"])
 def test_shipped_figures_reproduce_on_the_shared_volumes(bundle, tmp_path):
-    """metadata.json's eval_metrics, and the same figures in docs/README.md, are what the evaluate command shown there
-    prints for the shipped weights: for the coarse stage out of fold (each shared volume scored by the fold model that
-    trained on the other); for the cascade on liver_1, the default validation split, which its fine model trained on."""
-    options = {"eval_split": "oof"} if bundle == COARSE else {}
-    assert_shipped_figures_reproduce(bundle.name, "liver/Task03_Liver", tmp_path, **options)
+    """metadata.json's eval_metrics, and the same figures in docs/README.md, are what the out-of-fold evaluate command
+    shown there prints for the shipped folds: each shared volume scored by the fold models (of both stages, for the
+    cascade) that trained on the other."""
+    assert_shipped_figures_reproduce(bundle.name, "liver/Task03_Liver", tmp_path, eval_split="oof")
 
 
 def test_cascade_out_of_fold_routes_each_volume_to_its_fold(coarse_trained, fine_trained, synthetic_liver, tmp_path):

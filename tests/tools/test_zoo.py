@@ -358,7 +358,9 @@ def test_liver_pair_downloaded_into_one_folder_runs_the_cascade(tmp_path):
     )
     result = subprocess.run([python, "-m", "monai.bundle", *words], cwd=work, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"weights loaded from {names[1]}/models/model.pt" in result.stdout + result.stderr
+    assert f"ensemble of 2 models, softmax probabilities averaged: {names[1]}/models/fold0/model.pt" in (
+        result.stdout + result.stderr
+    )  # the shipped folds, found in the downloaded folder
     seg = nib.load(work / "out" / f"{case}_seg.nii.gz")
     image = nib.load(data / "imagesTr" / f"{case}.nii.gz")
     assert seg.shape == image.shape and np.allclose(seg.affine, image.affine, atol=1e-4)
