@@ -130,14 +130,16 @@ def _canonical(payload: dict) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def _read_signature(path: Path) -> dict:
+def _parse_signature(data: bytes, where: str) -> tuple[dict, bytes, int, datetime.datetime]:
+    """``(payload, signature, serial, expiry)`` of a signature file's bytes; ``where`` names the file in the error."""
     try:
-        signed = json.loads(path.read_text(encoding="utf-8"))
+        signed = json.loads(data.decode("utf-8"))
         payload, signature = signed["payload"], base64.b64decode(signed["signature"], validate=True)
-        int(payload["serial"]), str(payload["index_sha256"]), str(payload["expires"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise SignatureError(f"{path}: not a readable index signature ({e!r})") from e
-    return {"payload": payload, "signature": signature}
+        serial, expires = int(payload["serial"]), datetime.datetime.fromisoformat(payload["expires"])
+        str(payload["index_sha256"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise SignatureError(f"{where}: not a readable index signature ({e!r})") from e
+    return payload, signature, serial, expires
 
 
 def sign_index(index_file: str | os.PathLike, private_key: str | os.PathLike, valid_days: float = 365.0) -> Path:
@@ -147,7 +149,7 @@ def sign_index(index_file: str | os.PathLike, private_key: str | os.PathLike, va
     index_file = Path(index_file)
     key = load_private(private_key)
     sig_file = Path(f"{index_file}{SIGNATURE_SUFFIX}")
-    previous = _read_signature(sig_file)["payload"]["serial"] if sig_file.is_file() else 0
+    previous = _parse_signature(sig_file.read_bytes(), str(sig_file))[2] if sig_file.is_file() else 0
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     payload = {
         "index_sha256": hashlib.sha256(index_file.read_bytes()).hexdigest(),
@@ -173,12 +175,7 @@ def verify_index(index_bytes: bytes, signature_bytes: bytes | None, public_key: 
     if signature_bytes is None:
         raise SignatureError(f"{where}: the index has no signature ({where}{SIGNATURE_SUFFIX} is missing)")
     public = _load_public(Path(public_key))
-    try:
-        signed = json.loads(signature_bytes.decode("utf-8"))
-        payload, signature = signed["payload"], base64.b64decode(signed["signature"], validate=True)
-        serial, expires = int(payload["serial"]), datetime.datetime.fromisoformat(payload["expires"])
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-        raise SignatureError(f"{where}{SIGNATURE_SUFFIX}: not a readable index signature ({e!r})") from e
+    payload, signature, serial, expires = _parse_signature(signature_bytes, f"{where}{SIGNATURE_SUFFIX}")
     try:
         public.verify(signature, _canonical(payload))
     except InvalidSignature as e:

@@ -162,26 +162,32 @@ def key_metric_validator(saver: CheckpointSaver, figures: list[float]) -> Engine
     return validator
 
 
+def train_with_a_best_saver(tmp_path, net, figures: list[float], resume: bool, epochs: int) -> Engine:
+    """A trainer that sets ``net``'s weights to the epoch number and validates every epoch (``figures`` in turn),
+    its best weights saved to ``tmp_path/models/model.pt`` and its checkpoint to ``tmp_path/runs/last.pt``."""
+    saver = CheckpointSaver(tmp_path / "models", {"model": net}, key_metric_name="acc", save_key_metric=True,
+                            key_metric_filename="model.pt")  # fmt: skip
+    validator = key_metric_validator(saver, figures)
+    trainer = Engine(lambda e, b: None)
+
+    @trainer.on(Events.EPOCH_COMPLETED)
+    def train_and_validate(engine):
+        with torch.no_grad():
+            net.weight.fill_(float(engine.state.epoch))
+        validator.run([0], max_epochs=1)
+
+    save_dict = {"model": net, "best_model_saver": saver, "validator": validator}
+    ResumableCheckpoint(tmp_path / "runs" / "last.pt", save_dict, resume=resume).attach(trainer)
+    trainer.run([0, 1], max_epochs=epochs)
+    return trainer
+
+
 def test_resume_restores_progress_best_so_far_and_does_not_overwrite_better_weights(tmp_path):
     net, path = torch.nn.Linear(2, 2), tmp_path / "runs" / "last.pt"
     best = tmp_path / "models" / "model.pt"
 
     def run(figures: list[float], resume: bool, epochs: int) -> Engine:
-        saver = CheckpointSaver(tmp_path / "models", {"model": net}, key_metric_name="acc", save_key_metric=True,
-                                key_metric_filename="model.pt")  # fmt: skip
-        validator = key_metric_validator(saver, figures)
-        trainer = Engine(lambda e, b: None)
-
-        @trainer.on(Events.EPOCH_COMPLETED)
-        def train_and_validate(engine):
-            with torch.no_grad():
-                net.weight.fill_(float(engine.state.epoch))
-            validator.run([0], max_epochs=1)
-
-        save_dict = {"model": net, "best_model_saver": saver, "validator": validator}
-        ResumableCheckpoint(path, save_dict, resume=resume).attach(trainer)
-        trainer.run([0, 1], max_epochs=epochs)
-        return trainer
+        return train_with_a_best_saver(tmp_path, net, figures, resume, epochs)
 
     run([0.5, 0.9], resume=False, epochs=2)  # epoch 2 is the best
     assert torch.load(best, weights_only=True)["weight"].eq(2.0).all()
@@ -200,25 +206,11 @@ def test_resume_without_a_checkpoint_is_an_input_error(tmp_path):
 
 
 def test_resume_after_the_best_weights_were_deleted_warns_and_tracks_the_best_again(tmp_path, caplog):
-    net, path = torch.nn.Linear(2, 2), tmp_path / "runs" / "last.pt"
+    net = torch.nn.Linear(2, 2)
     best = tmp_path / "models" / "model.pt"
 
     def run(figures: list[float], resume: bool, epochs: int) -> Engine:
-        saver = CheckpointSaver(tmp_path / "models", {"model": net}, key_metric_name="acc", save_key_metric=True,
-                                key_metric_filename="model.pt")  # fmt: skip
-        validator = key_metric_validator(saver, figures)
-        trainer = Engine(lambda e, b: None)
-
-        @trainer.on(Events.EPOCH_COMPLETED)
-        def train_and_validate(engine):
-            with torch.no_grad():
-                net.weight.fill_(float(engine.state.epoch))
-            validator.run([0], max_epochs=1)
-
-        save_dict = {"model": net, "best_model_saver": saver, "validator": validator}
-        ResumableCheckpoint(path, save_dict, resume=resume).attach(trainer)
-        trainer.run([0, 1], max_epochs=epochs)
-        return trainer
+        return train_with_a_best_saver(tmp_path, net, figures, resume, epochs)
 
     run([0.5, 0.9], resume=False, epochs=2)
     best.unlink()  # e.g. cleaned away between two sessions
