@@ -15,6 +15,7 @@ import json
 import os
 import re
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import nibabel as nib
@@ -222,6 +223,7 @@ def liver_datalist(
     check: bool = True,
     fold: int | None = None,
     num_folds: int = 5,
+    ircadb: bool = False,
 ) -> list[dict]:
     """The ``{"image", "label", "case"}`` items of one split of a Task03 folder.
 
@@ -229,8 +231,19 @@ def liver_datalist(
     ``fold`` is given, fold ``fold`` of ``num_folds`` held out);
     ``all`` is every case; ``oof`` is every case with its ``fold`` (of ``num_folds``), for out-of-fold evaluation.
     With ``check``, every returned pair goes through :func:`check_task03_case`, so a bad
-    file fails before training starts.
+    file fails before training starts. With ``ircadb``, a folder of cases in 3D-IRCADb-01's own DICOM layout is read
+    too (:func:`~bundle_common.data.ircadb.ircadb_cases`: ``{"image", "masks", "case"}`` items, always checked).
     """
+    if ircadb:
+        from .ircadb import ircadb_cases, is_ircadb_folder
+
+        if is_ircadb_folder(dataset_dir):
+            items = ircadb_cases(dataset_dir)
+            if split in ("train", "validation", "oof"):
+                return split_items(items, "case", split, val_fraction, seed, fold, num_folds)
+            if split != "all":
+                raise BundleInputError(f"unknown split {split!r}; choose from 'train', 'validation', 'all', 'oof'.")
+            return items
     items = find_task03_cases(dataset_dir)
     if split in ("train", "validation", "oof"):
         items = split_items(items, "case", split, val_fraction, seed, fold, num_folds)
@@ -242,13 +255,20 @@ def liver_datalist(
     return items
 
 
+def _series_folders(folder: Path) -> list[Path]:
+    """The subfolders of ``folder`` (hidden ones left out), sorted by name: DICOM series folders for inference."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def ct_datalist(input_dir: str | os.PathLike) -> list[dict]:
-    """Items for inference: ``{"image", "case"}``, sorted by file name.
+    """Items for inference: ``{"image", "case"}``, NIfTI files first, each sorted by name.
 
     ``input_dir`` is a Task03 folder (its ``imagesTr`` images, each with a ``label`` when ``labelsTr`` holds a file
-    of the same name) or a folder of ``.nii.gz`` / ``.nii`` CT volumes (no labels). Every file is checked first
-    (:func:`check_ct_volume`; :func:`check_task03_case` for an image with its label), so a bad one stops the run
-    before the first prediction is written.
+    of the same name) or a folder of CTs: ``.nii.gz`` / ``.nii`` volumes, and subfolders that each hold one DICOM CT
+    series (``image`` is the folder, ``case`` its name; :mod:`bundle_common.data.dicom`). Every file and series is
+    checked first (:func:`check_ct_volume`, :func:`~bundle_common.data.dicom.check_ct_series`;
+    :func:`check_task03_case` for an image with its label), so a bad one stops the run before the first prediction
+    is written.
     """
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
@@ -256,8 +276,15 @@ def ct_datalist(input_dir: str | os.PathLike) -> list[dict]:
     images_dir = input_dir / "imagesTr"
     task03 = images_dir.is_dir()
     images = _nifti_files(images_dir if task03 else input_dir)
-    if not images:
-        raise FileNotFoundError(f"{images_dir if task03 else input_dir}: no NIfTI files (*.nii.gz, *.nii).")
+    series = [] if task03 else _series_folders(input_dir)
+    if not images and not series:
+        where = images_dir if task03 else input_dir
+        hint = (
+            " If it is a DICOM series itself, pass the folder that holds it: each subfolder is one case."
+            if not task03 and any(p.is_file() for p in input_dir.iterdir())
+            else ""
+        )
+        raise FileNotFoundError(f"{where}: no NIfTI files (*.nii.gz, *.nii) or DICOM series subfolders.{hint}")
     items = []
     for image in images:
         item = {"image": str(image), "case": nifti_case_name(image)}
@@ -268,4 +295,17 @@ def ct_datalist(input_dir: str | os.PathLike) -> list[dict]:
         else:
             check_ct_volume(image)
         items.append(item)
+    if series:
+        from .dicom import check_ct_series
+
+        for folder in series:
+            check_ct_series(folder)
+            items.append({"image": str(folder), "case": folder.name})
+    cases = Counter(item["case"] for item in items)
+    for case, count in cases.items():
+        if count > 1:
+            raise Task03FormatError(
+                f"{input_dir}: case {case!r} is both a NIfTI file and a DICOM series folder; their outputs would "
+                "collide: rename one."
+            )
     return items

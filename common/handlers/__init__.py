@@ -4,11 +4,12 @@ Training: ``ResumableCheckpoint`` (a killed run resumes exactly), ``StopOnNonFin
 writers (``CaseReport`` and its subclasses ``FOVVesselReport``, ``VolumeDiceReport``, ``LabelDiceReport``; the
 tables ``CaseTableWriter`` and ``MetricsJSONWriter``) and ``OutOfFoldMember`` (each case scored by the fold model that
 did not train on it). Inference: the picture writers ``SegmentationPNGWriter``, ``SliceSeriesWriter`` and
-``OrthoViewsWriter``.
+``OrthoViewsWriter``, and ``DicomSegWriter`` (a DICOM SEG for a CT read from a DICOM series).
 """
 
 from .case_report import CaseReport
 from .case_table import CaseTableWriter, classification_row
+from .dicom_seg_writer import DicomSegWriter
 from .label_dice_report import LabelDiceReport
 from .metrics_json import MetricsJSONWriter
 from .non_finite_loss import StopOnNonFiniteLoss
@@ -25,6 +26,7 @@ __all__ = [
     "ResumableCheckpoint",
     "CaseReport",
     "CaseTableWriter",
+    "DicomSegWriter",
     "FOVVesselReport",
     "LabelDiceReport",
     "MetricsJSONWriter",

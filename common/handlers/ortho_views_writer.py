@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..arrays import as_numpy
+from ..data.dicom import load_ct
 from ..data.task03 import nifti_case_name
 from ..io import atomic_save_picture
 from ..overlays import outline
@@ -236,9 +237,10 @@ class OrthoViewsWriter:
 
     Reads from the decollated ``engine.state.output`` and ``engine.state.batch``: ``pred_key``, the label map on the
     original CT's grid (inverted, e.g. by ``Invertd``); ``label_key`` (optional, same grid) outlined too. The CT is
-    read again from the file in the prediction's ``meta["filename_or_obj"]`` (else the ``image_key`` item's, or that
-    item itself when it is a path), with its affine, since the item's image may have been cropped or resampled;
-    ``<case>`` is that file's name without ``.nii.gz``. Each file is written through a temporary name.
+    read again (:func:`~bundle_common.data.dicom.load_ct`) from the NIfTI file or DICOM series folder in the
+    prediction's ``meta["filename_or_obj"]`` (else the ``image_key`` item's, or that item itself when it is a path),
+    with its affine, since the item's image may have been cropped or resampled; ``<case>`` is that file's name without
+    ``.nii.gz``, or the folder's name. Each file is written through a temporary name.
     """
 
     def __init__(
@@ -287,14 +289,14 @@ class OrthoViewsWriter:
 
         source = self._source(item)
         prediction = _label_map(item[self.pred_key], "prediction")
-        ct = nib.load(str(source))
+        ct, affine = load_ct(source)
         if tuple(ct.shape) != prediction.shape:
             raise ValueError(
                 f"{source}: CT {tuple(ct.shape)} differs from the prediction {prediction.shape}; the prediction "
                 "must be on the original CT's grid (inverted)."
             )
         try:
-            views = ortho_views(ct.dataobj, ct.affine, prediction, item.get(self.label_key), self.window)
+            views = ortho_views(ct, affine, prediction, item.get(self.label_key), self.window)
         except ValueError as error:
             raise ValueError(f"{source}: {error}") from error
         path = self.output_dir / f"{nifti_case_name(source)}_{self.postfix}.png"

@@ -55,3 +55,32 @@ def test_a_failed_write_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
         _save(tmp_path)({"pred": _prediction(tmp_path)})
     assert sorted(p.name for p in out.iterdir()) == ["liver_3_seg.nii.gz"]
     assert (out / "liver_3_seg.nii.gz").read_bytes() == b"earlier result"
+
+
+@pytest.mark.parametrize(
+    ("source", "written"),
+    [("liver_3.nii.gz", "liver_3_seg.nii.gz"), ("ct.nii", "ct_seg.nii.gz"), ("1.2.840.5", "1.2.840.5_seg.nii.gz")],
+)
+def test_output_names_keep_the_case_name_of_a_file_or_series_folder(tmp_path, source, written):
+    from bundle_common.writers import case_name_formatter
+
+    save = SaveImaged(
+        "pred",
+        output_dir=tmp_path / "out",
+        output_postfix="seg",
+        output_ext=".nii.gz",
+        resample=False,
+        separate_folder=False,
+        print_log=False,
+        writer="bundle_common.writers.AtomicNibabelWriter",
+        output_name_formatter=case_name_formatter,
+    )
+    prediction = _prediction(tmp_path)
+    prediction.meta["filename_or_obj"] = str(tmp_path / source)
+    save({"pred": prediction})
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [written]
+    default = SaveImaged("pred", output_dir=tmp_path / "default", output_postfix="seg", separate_folder=False)
+    default.set_options(init_kwargs={"output_dtype": np.uint8})
+    if source == "1.2.840.5":  # what MONAI's default formatter does with a dotted folder name
+        default({"pred": prediction})
+        assert [p.name for p in (tmp_path / "default").iterdir()] == ["1.2.840_seg.nii.gz"]
