@@ -61,6 +61,13 @@ def _assert_dicom_and_nifti_give_the_same_result(out, case, series):
         [h.SOPInstanceUID for h in headers], combine_segments=True, assert_missing_frames_are_empty=True
     )
     np.testing.assert_array_equal(pixels, np.transpose(label, (2, 1, 0)))
+    # a frame for each slice and segment with pixels, at its source slice's position
+    assert seg.NumberOfFrames == sum(int(np.count_nonzero((label == v).any(axis=(0, 1)))) for v in (1, 2))
+    position = {h.SOPInstanceUID: [float(v) for v in h.ImagePositionPatient] for h in headers}
+    for frame in seg.PerFrameFunctionalGroupsSequence:
+        source = frame.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID
+        at = [float(v) for v in frame.PlanePositionSequence[0].ImagePositionPatient]
+        np.testing.assert_allclose(at, position[source], atol=1e-3)
     return label
 
 
