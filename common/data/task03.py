@@ -24,6 +24,8 @@ from nibabel.filebasedimages import ImageFileError
 from nibabel.spatialimages import HeaderDataError, SpatialImage
 
 from ..errors import BundleInputError
+from .dicom import check_ct_series
+from .ircadb import ircadb_cases, is_ircadb_folder
 from .splits import split_items
 
 __all__ = [
@@ -234,22 +236,13 @@ def liver_datalist(
     file fails before training starts. With ``ircadb``, a folder of cases in 3D-IRCADb-01's own DICOM layout is read
     too (:func:`~bundle_common.data.ircadb.ircadb_cases`: ``{"image", "masks", "case"}`` items, always checked).
     """
-    if ircadb:
-        from .ircadb import ircadb_cases, is_ircadb_folder
-
-        if is_ircadb_folder(dataset_dir):
-            items = ircadb_cases(dataset_dir)
-            if split in ("train", "validation", "oof"):
-                return split_items(items, "case", split, val_fraction, seed, fold, num_folds)
-            if split != "all":
-                raise BundleInputError(f"unknown split {split!r}; choose from 'train', 'validation', 'all', 'oof'.")
-            return items
-    items = find_task03_cases(dataset_dir)
+    dicom = ircadb and is_ircadb_folder(dataset_dir)
+    items = ircadb_cases(dataset_dir) if dicom else find_task03_cases(dataset_dir)
     if split in ("train", "validation", "oof"):
         items = split_items(items, "case", split, val_fraction, seed, fold, num_folds)
     elif split != "all":
         raise BundleInputError(f"unknown Task03 split {split!r}; choose from 'train', 'validation', 'all', 'oof'.")
-    if check:
+    if check and not dicom:  # ircadb_cases checked every series as it listed them
         for item in items:
             check_task03_case(item)
     return items
@@ -295,17 +288,13 @@ def ct_datalist(input_dir: str | os.PathLike) -> list[dict]:
         else:
             check_ct_volume(image)
         items.append(item)
-    if series:
-        from .dicom import check_ct_series
-
-        for folder in series:
-            check_ct_series(folder)
-            items.append({"image": str(folder), "case": folder.name})
-    cases = Counter(item["case"] for item in items)
-    for case, count in cases.items():
+    for folder in series:
+        check_ct_series(folder)
+        items.append({"image": str(folder), "case": folder.name})
+    for case, count in Counter(item["case"] for item in items).items():
         if count > 1:
+            same = [Path(item["image"]).name for item in items if item["case"] == case]
             raise Task03FormatError(
-                f"{input_dir}: case {case!r} is both a NIfTI file and a DICOM series folder; their outputs would "
-                "collide: rename one."
+                f"{input_dir}: {' and '.join(same)} are both case {case!r}; their outputs would collide: rename one."
             )
     return items

@@ -139,7 +139,7 @@ def test_the_ct_datalist_takes_nifti_files_and_series_folders(tmp_path, rng):
         ("a_series", str(tmp_path / "a_series")),
     ]
     write_ct_series(tmp_path / "b_case", volume, _oblique_affine())
-    with pytest.raises(Task03FormatError, match="'b_case' is both a NIfTI file and a DICOM series folder"):
+    with pytest.raises(Task03FormatError, match="b_case.nii.gz and b_case are both case 'b_case'"):
         ct_datalist(tmp_path)
 
 
