@@ -22,8 +22,8 @@ from pathlib import Path
 import fire
 
 from bundle_common.io import atomic_write_json
+from bundle_tools.bundle_cli import REPO_ROOT, run_workflow
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 FINE = REPO_ROOT / "bundles" / "liver_ct_fine_segmentation"
 
 _READ = """
@@ -55,16 +55,9 @@ def _cascade(series: Path) -> dict:
         input_dir = Path(work) / "in"
         input_dir.mkdir()
         (input_dir / series.name).symlink_to(series.resolve(), target_is_directory=True)
-        command = [
-            sys.executable, "-m", "monai.bundle", "run",
-            "--config_file", str(FINE / "configs" / "inference.yaml"), "--bundle_root", str(FINE),
-            "--input_dir", str(input_dir), "--output_dir", str(Path(work) / "out"),
-        ]  # fmt: skip
         start = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
+        run_workflow(FINE, "inference", input_dir=input_dir, output_dir=Path(work) / "out")  # raises if it fails
         seconds = time.perf_counter() - start
-        if result.returncode != 0:
-            raise RuntimeError(f"the cascade failed:\n{result.stderr[-3000:]}")
         written = sorted(p.name for p in (Path(work) / "out").iterdir())
     return {
         "seconds": round(seconds, 1),

@@ -25,7 +25,7 @@ from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
-from .dicom import CTReader, DicomSeriesError, check_ct_series
+from .dicom import DicomSeriesError, check_ct_series, load_ct
 
 __all__ = ["IRCADB_TUMOUR", "is_ircadb_folder", "ircadb_cases", "LabelFromMaskSeriesd"]
 
@@ -88,11 +88,6 @@ class LabelFromMaskSeriesd(MapTransform):
     def __init__(self, keys: KeysCollection = "masks", label_key: str = "label", allow_missing_keys: bool = True):
         super().__init__(keys, allow_missing_keys)
         self.label_key = label_key
-        self.reader = CTReader()
-
-    def _read(self, folder: str) -> tuple[np.ndarray, np.ndarray]:
-        voxels, meta = self.reader.get_data(self.reader.read(folder))
-        return np.asarray(voxels), np.asarray(meta["affine"], dtype=float)
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
         d = dict(data)
@@ -100,7 +95,7 @@ class LabelFromMaskSeriesd(MapTransform):
             label, affine = None, None
             for value, folders in sorted(d.pop(key).items(), key=lambda pair: int(pair[0])):
                 for folder in folders:
-                    mask, mask_affine = self._read(folder)
+                    mask, mask_affine = load_ct(folder)
                     if label is None:
                         label, affine = np.zeros(mask.shape, np.uint8), mask_affine
                     elif mask.shape != label.shape or not np.allclose(mask_affine, affine, atol=1e-4):

@@ -137,26 +137,21 @@ def _legend(width: int, with_label: bool) -> np.ndarray:
     return np.asarray(strip)
 
 
-def _side_by_side(panels: Sequence[np.ndarray]) -> np.ndarray:
-    """Panels top-aligned in a row, dark grey columns between them, black below the shorter ones."""
-    height = max(p.shape[0] for p in panels)
-    columns = []
+def _join(panels: Sequence[np.ndarray], axis: int) -> np.ndarray:
+    """Panels in a row (``axis`` 1, top-aligned) or a column (``axis`` 0, left-aligned), ``_GAP`` dark grey pixels
+    between them, black beyond the smaller ones."""
+    across = 1 - axis
+    extent = max(p.shape[across] for p in panels)
+    gap_shape = [0, 0, 3]
+    gap_shape[axis], gap_shape[across] = _GAP, extent
+    parts = []
     for k, panel in enumerate(panels):
         if k:
-            columns.append(np.full((height, _GAP, 3), _GAP_GREY, np.uint8))
-        columns.append(np.pad(panel, ((0, height - panel.shape[0]), (0, 0), (0, 0))))
-    return np.concatenate(columns, axis=1)
-
-
-def _one_above_the_other(panels: Sequence[np.ndarray]) -> np.ndarray:
-    """Panels left-aligned in a column, dark grey rows between them, black right of the narrower ones."""
-    width = max(p.shape[1] for p in panels)
-    rows = []
-    for k, panel in enumerate(panels):
-        if k:
-            rows.append(np.full((_GAP, width, 3), _GAP_GREY, np.uint8))
-        rows.append(np.pad(panel, ((0, 0), (0, width - panel.shape[1]), (0, 0))))
-    return np.concatenate(rows, axis=0)
+            parts.append(np.full(gap_shape, _GAP_GREY, np.uint8))
+        padding = [(0, 0)] * 3
+        padding[across] = (0, extent - panel.shape[across])
+        parts.append(np.pad(panel, padding))
+    return np.concatenate(parts, axis=axis)
 
 
 def ortho_views(
@@ -224,9 +219,9 @@ def ortho_views(
         _panel(ct, prediction, label, ornt, centre, a, ras_extent, pixel_mm, window) for a in (2, 1, 0)
     )
     if layout == "stacked":
-        picture = _side_by_side([axial, _one_above_the_other([coronal, sagittal])])
+        picture = _join([axial, _join([coronal, sagittal], axis=0)], axis=1)
     else:
-        picture = _side_by_side([axial, coronal, sagittal])
+        picture = _join([axial, coronal, sagittal], axis=1)
     if legend:
         picture = np.concatenate([picture, _legend(picture.shape[1], label is not None)], axis=0)
     return picture
