@@ -35,12 +35,18 @@ def head_box(image: torch.Tensor, threshold: float = 0.1) -> tuple[int, int, int
     return top - (side - (bottom - top)) // 2, left - (side - (right - left)) // 2, side
 
 
+def _inside(box: tuple[int, int, int], height: int, width: int) -> tuple[int, int, int, int]:
+    """Rows ``y0:y1`` and columns ``x0:x1`` of a ``height`` x ``width`` picture that the square ``box`` covers."""
+    top, left, side = box
+    return max(top, 0), min(top + side, height), max(left, 0), min(left + side, width)
+
+
 def _padded_crop(array: torch.Tensor, box: tuple[int, int, int], fill: torch.Tensor) -> torch.Tensor:
     """``array`` (C, H, W, S) cut to ``box``; outside the picture, ``fill`` (one value a channel)."""
     top, left, side = box
     out = fill.reshape(-1, 1, 1, 1).to(array.dtype).expand(array.shape[0], side, side, array.shape[3]).clone()
     height, width = array.shape[1:3]
-    y0, y1, x0, x1 = max(top, 0), min(top + side, height), max(left, 0), min(left + side, width)
+    y0, y1, x0, x1 = _inside(box, height, width)
     out[:, y0 - top : y1 - top, x0 - left : x1 - left] = array[:, y0:y1, x0:x1]
     return out
 
@@ -66,7 +72,7 @@ def from_head_square(square: torch.Tensor, box, shape: Sequence[int], fill: floa
     back = _resize_slices(square, (side, side), "bilinear")
     height, width = shape[:2]
     out = torch.full((square.shape[0], *shape), fill, dtype=back.dtype, device=back.device)
-    y0, y1, x0, x1 = max(top, 0), min(top + side, height), max(left, 0), min(left + side, width)
+    y0, y1, x0, x1 = _inside(box, height, width)
     out[:, y0:y1, x0:x1] = back[:, y0 - top : y1 - top, x0 - left : x1 - left]
     return out
 
