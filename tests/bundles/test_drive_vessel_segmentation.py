@@ -239,6 +239,77 @@ def test_out_of_fold_evaluation_scores_each_picture_with_its_own_fold(folds, syn
     assert metrics["dice_ci95_low"] <= metrics["dice"] <= metrics["dice_ci95_high"]
 
 
+def test_the_two_recipes_experiment_pairs_each_fold_with_its_own_fold(folds, synthetic_drive, tmp_path):
+    """docs/experiments/two_recipes_evaluate.yaml, with the same folds as both recipes: each picture's pair is its own
+    fold's model twice, so the out-of-fold figures are the plain ones; a pair of different folds would change them."""
+    options = {"dataset_dir": synthetic_drive, "bundle_root": folds, "num_folds": 2, "tta": False, "eval_split": "oof"}
+    run_bundle("run", config_file=CONFIGS / "evaluate.yaml", output_dir=tmp_path / "plain", **options)
+    experiment = BUNDLE / "docs" / "experiments" / "two_recipes_evaluate.yaml"
+    run_bundle(
+        "run",
+        config_file=[str(CONFIGS / "evaluate.yaml"), str(experiment)],
+        output_dir=tmp_path / "pairs",
+        second_models_dir=folds / "models",
+        second_network_def="@network_def",
+        **options,
+    )
+    plain = {r["case"]: r for r in read_csv_rows(tmp_path / "plain" / "per_case.csv")}
+    pairs = {r["case"]: r for r in read_csv_rows(tmp_path / "pairs" / "per_case.csv")}
+    assert pairs.keys() == plain.keys() and len(plain) == 5
+    for case, row in plain.items():
+        assert pairs[case]["fold"] == row["fold"]
+        for name in ("dice", "auc"):
+            assert float(pairs[case][name]) == pytest.approx(float(row[name]), abs=1e-5), (case, name)
+
+
+def test_the_clahe_experiment_trains_green_channel_folds_and_scores_their_mean_with_the_rgb_folds(
+    folds, synthetic_drive, tmp_path
+):
+    """docs/experiments/clahe_green.yaml over train.yaml and evaluate.yaml (fold models reading one channel), and
+    rgb_and_clahe_evaluate.yaml: each picture scored out of fold by its fold's RGB and CLAHE models together."""
+    experiments = BUNDLE / "docs" / "experiments"
+    clahe_train = [str(CONFIGS / "train.yaml"), str(experiments / "clahe_green.yaml")]
+    for k in (0, 1):
+        run_bundle(
+            "run",
+            config_file=clahe_train,
+            bundle_root=BUNDLE,
+            dataset_dir=synthetic_drive,
+            fold=k,
+            num_folds=2,
+            epochs=1,
+            val_interval=1,
+            patches_per_image=4,
+            batch_size=4,
+            ckpt_dir=tmp_path / "clahe" / f"fold{k}",
+            output_dir=tmp_path / f"logs{k}",
+            progress_bar=False,
+        )
+        weights = torch.load(tmp_path / "clahe" / f"fold{k}" / "model.pt", map_location="cpu", weights_only=True)
+        assert next(iter(weights.values())).shape[1] == 1  # the first convolution reads one channel
+    options = {"dataset_dir": synthetic_drive, "bundle_root": BUNDLE, "num_folds": 2, "tta": False, "eval_split": "oof"}
+    runs = {  # the configs, and where each run's fold models are
+        "rgb": ([CONFIGS / "evaluate.yaml"], {"checkpoints#models_dir": folds / "models"}),
+        "clahe": (
+            [CONFIGS / "evaluate.yaml", experiments / "clahe_green.yaml"],
+            {"checkpoints#models_dir": tmp_path / "clahe"},
+        ),
+        "both": (
+            [CONFIGS / "evaluate.yaml", experiments / "rgb_and_clahe_evaluate.yaml"],
+            {"checkpoints#models_dir": folds / "models", "clahe_models_dir": tmp_path / "clahe"},
+        ),
+    }
+    rows = {}
+    for name, (files, models) in runs.items():
+        run_bundle("run", config_file=[str(f) for f in files], output_dir=tmp_path / name, **options, **models)
+        rows[name] = {r["case"]: r for r in read_csv_rows(tmp_path / name / "per_case.csv")}
+    assert rows["both"].keys() == rows["rgb"].keys() and len(rows["both"]) == 5
+    for case, row in rows["both"].items():
+        assert row["fold"] == rows["rgb"][case]["fold"] == rows["clahe"][case]["fold"]
+    aucs = {name: [float(r["auc"]) for _, r in sorted(rows[name].items())] for name in runs}
+    assert aucs["both"] != aucs["rgb"] and aucs["both"] != aucs["clahe"]  # both members count
+
+
 def test_a_bundle_with_all_its_folds_evaluates_and_infers_with_their_ensemble(folds, synthetic_drive, tmp_path):
     options = {"config_file": CONFIGS / "evaluate.yaml", "bundle_root": folds, "num_folds": 2, "tta": False}
     log = run_bundle("run", dataset_dir=synthetic_drive, output_dir=tmp_path / "ensemble", **options)

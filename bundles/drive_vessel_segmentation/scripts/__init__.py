@@ -1,0 +1,1 @@
+"""Code of this bundle alone (shared code is in ``bundle_common``)."""
