@@ -22,6 +22,17 @@ def shared_dataset(name: str) -> Path:
     return path
 
 
+def load_bundle_script(bundle: str, name: str):
+    """``bundles/<bundle>/scripts/<name>.py`` as a module (bundles' ``scripts`` packages share one name)."""
+    import importlib.util
+
+    path = REPO_ROOT / "bundles" / bundle / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{bundle}_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def read_csv_rows(path: str | os.PathLike) -> list[dict]:
     """The rows of a CSV file written by the bundles (per_case.csv, predictions.csv) as dicts of strings."""
     with open(path) as f:

@@ -1,25 +1,13 @@
 """The DRIVE bundle's own code (scripts/) for its experiments (docs/experiments/)."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
 from skimage.exposure import equalize_adapthist
 
-from bundle_tools.bundle_cli import REPO_ROOT
+from tests.conftest import load_bundle_script
 
-BUNDLE = REPO_ROOT / "bundles" / "drive_vessel_segmentation"
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("drive_clahe", BUNDLE / "scripts" / "clahe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-clahe = _load_script()
+clahe = load_bundle_script("drive_vessel_segmentation", "clahe")
 
 
 def _picture(seed=0, size=(3, 40, 48)):

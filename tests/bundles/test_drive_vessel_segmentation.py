@@ -17,6 +17,15 @@ BUNDLE = REPO_ROOT / "bundles" / "drive_vessel_segmentation"
 CONFIGS = BUNDLE / "configs"
 bundle_run = partial(run_workflow, BUNDLE)  # bundle_run("evaluate", dataset_dir=..., ...)
 SUMMARY = {"dice", "auc", "accuracy", "sensitivity", "specificity", "dice_per_image_mean", "n_cases"}
+# one epoch of one of two folds, a few patches: the fold trainings of the tests below
+TINY_FOLD = {
+    "num_folds": 2,
+    "epochs": 1,
+    "val_interval": 1,
+    "patches_per_image": 4,
+    "batch_size": 4,
+    "progress_bar": False,
+}
 
 
 @pytest.fixture(scope="module")
@@ -191,14 +200,9 @@ def folds(synthetic_drive, tmp_path_factory):
             "train",
             dataset_dir=synthetic_drive,
             fold=k,
-            num_folds=2,
-            epochs=1,
-            val_interval=1,
-            patches_per_image=4,
-            batch_size=4,
             ckpt_dir=work / "models" / f"fold{k}",
             output_dir=work / f"logs{k}",
-            progress_bar=False,
+            **TINY_FOLD,
         )
     return work
 
@@ -276,14 +280,9 @@ def test_the_clahe_experiment_trains_green_channel_folds_and_scores_their_mean_w
             bundle_root=BUNDLE,
             dataset_dir=synthetic_drive,
             fold=k,
-            num_folds=2,
-            epochs=1,
-            val_interval=1,
-            patches_per_image=4,
-            batch_size=4,
             ckpt_dir=tmp_path / "clahe" / f"fold{k}",
             output_dir=tmp_path / f"logs{k}",
-            progress_bar=False,
+            **TINY_FOLD,
         )
         weights = torch.load(tmp_path / "clahe" / f"fold{k}" / "model.pt", map_location="cpu", weights_only=True)
         assert next(iter(weights.values())).shape[1] == 1  # the first convolution reads one channel

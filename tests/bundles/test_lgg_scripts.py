@@ -1,24 +1,15 @@
 """The LGG bundle's own code (scripts/) and its experiment of the dataset authors' choices (docs/experiments/)."""
 
-import importlib.util
 import sys
 
 import torch
 from monai.inferers import SliceInferer
 
 from bundle_tools.bundle_cli import REPO_ROOT, run_bundle
+from tests.conftest import load_bundle_script
 
 BUNDLE = REPO_ROOT / "bundles" / "brain_mri_lgg_segmentation"
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("lgg_head_crop", BUNDLE / "scripts" / "head_crop.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-head_crop = _load_script()
+head_crop = load_bundle_script("brain_mri_lgg_segmentation", "head_crop")
 
 
 def _stack(shape=(3, 64, 64, 5)):
