@@ -95,6 +95,25 @@ def assert_shipped_figures_reproduce(bundle: str, data: str, output_dir: Path, *
         assert f"{value:.4f}" in readme, name
 
 
+def export_round_trip_diff(bundle: Path, ts_file: Path, inputs) -> float:
+    """Export ``bundle``'s ``models/model.pt`` to ``ts_file`` with ``ckpt_export`` through its ``inference.yaml`` (the
+    command its docs show) and return the largest difference between the eager network and the file on ``inputs``."""
+    from bundle_tools.bundle_cli import run_bundle
+    from bundle_tools.export import torchscript_max_abs_diff
+
+    configs, weights = bundle / "configs", bundle / "models" / "model.pt"
+    run_bundle(
+        "ckpt_export",
+        "network_def",
+        filepath=ts_file,
+        ckpt_file=weights,
+        meta_file=configs / "metadata.json",
+        config_file=configs / "inference.yaml",
+        bundle_root=bundle,
+    )
+    return torchscript_max_abs_diff(configs / "inference.yaml", weights, ts_file, inputs)
+
+
 def tracking_options(work: Path) -> dict:
     """``--tracking mlflow`` into ``work/mlruns.db``, the executed config saved as ``work/config_executed.json`` (and
     logged as an artifact), where mlflow is installed (the ``tracking`` extra); nothing where it is not."""

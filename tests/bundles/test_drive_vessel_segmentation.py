@@ -10,8 +10,14 @@ import yaml
 from PIL import Image
 
 from bundle_tools.bundle_cli import REPO_ROOT, run_bundle, run_workflow
-from bundle_tools.export import load_network, torchscript_max_abs_diff
-from tests.conftest import assert_shipped_figures_reproduce, assert_tracked, read_csv_rows, tracking_options
+from bundle_tools.export import load_network
+from tests.conftest import (
+    assert_shipped_figures_reproduce,
+    assert_tracked,
+    export_round_trip_diff,
+    read_csv_rows,
+    tracking_options,
+)
 
 BUNDLE = REPO_ROOT / "bundles" / "drive_vessel_segmentation"
 CONFIGS = BUNDLE / "configs"
@@ -128,19 +134,8 @@ def test_inference_writes_full_size_pngs(trained, synthetic_drive, tmp_path):
 
 
 def test_torchscript_export_round_trips(tmp_path):
-    ts_file = tmp_path / "model.ts"
-    weights = BUNDLE / "models" / "model.pt"
-    run_bundle(
-        "ckpt_export",
-        "network_def",
-        filepath=ts_file,
-        ckpt_file=weights,
-        meta_file=CONFIGS / "metadata.json",
-        config_file=CONFIGS / "inference.yaml",
-        bundle_root=BUNDLE,
-    )
     inputs = torch.randn(1, 3, 192, 192, generator=torch.Generator().manual_seed(0))
-    assert torchscript_max_abs_diff(CONFIGS / "inference.yaml", weights, ts_file, inputs) <= 1e-4
+    assert export_round_trip_diff(BUNDLE, tmp_path / "model.ts", inputs) <= 1e-4
 
 
 def test_workflows_share_network_and_intensity_definitions():

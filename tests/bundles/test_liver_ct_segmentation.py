@@ -13,10 +13,11 @@ import yaml
 from PIL import Image
 
 from bundle_tools.bundle_cli import REPO_ROOT, run_bundle, run_workflow
-from bundle_tools.export import load_network, torchscript_max_abs_diff
+from bundle_tools.export import load_network
 from tests.conftest import (
     assert_shipped_figures_reproduce,
     assert_tracked,
+    export_round_trip_diff,
     read_csv_rows,
     shared_dataset,
     tracking_options,
@@ -213,18 +214,8 @@ def test_coarse_mask_channel_experiment_still_trains_and_scores_the_cascade(coar
 
 @pytest.mark.parametrize("bundle", [COARSE, FINE], ids=["coarse", "fine"])
 def test_torchscript_export_round_trips(bundle, tmp_path):
-    configs, weights, ts_file = bundle / "configs", bundle / "models" / "model.pt", tmp_path / "model.ts"
-    run_bundle(
-        "ckpt_export",
-        "network_def",
-        filepath=ts_file,
-        ckpt_file=weights,
-        meta_file=configs / "metadata.json",
-        config_file=configs / "inference.yaml",
-        bundle_root=bundle,
-    )
     inputs = torch.rand(1, 1, 96, 96, 96, generator=torch.Generator().manual_seed(0))  # a real sliding window
-    assert torchscript_max_abs_diff(configs / "inference.yaml", weights, ts_file, inputs) <= 1e-4
+    assert export_round_trip_diff(bundle, tmp_path / "model.ts", inputs) <= 1e-4
 
 
 def _configs(bundle):

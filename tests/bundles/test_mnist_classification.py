@@ -9,9 +9,14 @@ import torch
 import yaml
 from PIL import Image
 
-from bundle_tools.bundle_cli import REPO_ROOT, run_bundle, run_workflow
-from bundle_tools.export import torchscript_max_abs_diff
-from tests.conftest import assert_shipped_figures_reproduce, assert_tracked, read_csv_rows, tracking_options
+from bundle_tools.bundle_cli import REPO_ROOT, run_workflow
+from tests.conftest import (
+    assert_shipped_figures_reproduce,
+    assert_tracked,
+    export_round_trip_diff,
+    read_csv_rows,
+    tracking_options,
+)
 
 BUNDLE = REPO_ROOT / "bundles" / "mnist_classification"
 CONFIGS = BUNDLE / "configs"
@@ -104,18 +109,8 @@ def test_inference_on_pictures_and_idx(tiny_mnist_dir, tmp_path):
 
 def test_torchscript_export_round_trips(tmp_path):
     ts_file = tmp_path / "model.ts"
-    run_bundle(
-        "ckpt_export",
-        "network_def",
-        filepath=ts_file,
-        ckpt_file=BUNDLE / "models" / "model.pt",
-        meta_file=CONFIGS / "metadata.json",
-        config_file=CONFIGS / "inference.yaml",
-        bundle_root=BUNDLE,
-    )
     inputs = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    diff = torchscript_max_abs_diff(CONFIGS / "inference.yaml", BUNDLE / "models" / "model.pt", ts_file, inputs)
-    assert diff <= 1e-5
+    assert export_round_trip_diff(BUNDLE, ts_file, inputs) <= 1e-5
     extra = {"metadata.json": ""}
     torch.jit.load(str(ts_file), _extra_files=extra)
     assert (
