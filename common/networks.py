@@ -117,6 +117,20 @@ class ProbabilityMeanEnsemble(torch.nn.Module):
         return torch.log(mean) if self.softmax else torch.log(mean) - torch.log1p(-mean)
 
 
+def fold_pairs(
+    first: Sequence[torch.nn.Module], second: Sequence[torch.nn.Module], activation: str = "sigmoid"
+) -> ProbabilityMeanEnsemble:
+    """Two recipes' fold models as one ensemble of pairs: member ``k`` is the mean of ``first[k]`` and ``second[k]``.
+
+    Out of fold, a case of fold ``k`` is then scored by its own fold's two models; the whole is the mean of all of
+    them (each pair weighs the same). Recipe comparisons use it to measure what a second recipe adds to the first.
+    """
+    if len(first) != len(second):
+        raise ValueError(f"fold_pairs needs as many folds in each recipe, got {len(first)} and {len(second)}.")
+    pairs = [ProbabilityMeanEnsemble([a, b], activation) for a, b in zip(first, second)]
+    return ProbabilityMeanEnsemble(pairs, activation)
+
+
 def fold_checkpoints(models_dir: str | os.PathLike) -> dict[int, Path]:
     """``{k: models_dir/fold<k>/model.pt}`` for every fold folder that holds a ``model.pt``."""
     found = {}

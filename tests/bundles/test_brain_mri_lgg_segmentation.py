@@ -23,6 +23,7 @@ from tests.conftest import (
 
 BUNDLE = REPO_ROOT / "bundles" / "brain_mri_lgg_segmentation"
 CONFIGS = BUNDLE / "configs"
+EXPERIMENTS = BUNDLE / "docs" / "experiments"
 bundle_run = partial(run_workflow, BUNDLE)  # bundle_run("evaluate", dataset_dir=..., ...)
 N_PATIENTS, N_SLICES = 5, 6
 TINY_TRAINING = {"slices_per_patient": 2, "val_interval": 1, "batch_size": 4, "progress_bar": False}
@@ -230,6 +231,22 @@ def test_out_of_fold_evaluation_scores_each_patient_with_its_own_fold(synthetic_
             assert int(rows[r["case"]]["fold"]) == k and float(rows[r["case"]]["dsc"]) == pytest.approx(float(r["dsc"]))
     metrics = json.loads((tmp_path / "oof" / "metrics.json").read_text())
     assert metrics["dsc_per_volume_mean"] == pytest.approx(sum(float(r["dsc"]) for r in rows.values()) / N_PATIENTS)
+    # docs/experiments/two_recipes_evaluate.yaml with the same folds as both recipes: each patient's pair is its own
+    # fold's model twice, so the figures are the plain ones (a pair of different folds would change them)
+    run_bundle(
+        "run",
+        config_file=[str(CONFIGS / "evaluate.yaml"), str(EXPERIMENTS / "two_recipes_evaluate.yaml")],
+        bundle_root=tmp_path,
+        output_dir=tmp_path / "pairs",
+        eval_split="oof",
+        second_models_dir=tmp_path / "models",
+        **options,
+    )
+    pairs = {r["case"]: r for r in read_csv_rows(tmp_path / "pairs" / "per_case.csv")}
+    assert pairs.keys() == rows.keys()
+    for case, r in rows.items():
+        assert pairs[case]["fold"] == r["fold"]
+        assert float(pairs[case]["dsc"]) == pytest.approx(float(r["dsc"]), abs=1e-4)
 
 
 def test_train_and_evaluate_are_tracked_with_mlflow(trained, synthetic_lgg, tmp_path):

@@ -10,6 +10,7 @@ from bundle_common.networks import (
     ProbabilityMeanEnsemble,
     checkpoints_to_score,
     fold_checkpoints,
+    fold_pairs,
     load_model,
     load_weights,
     start_from,
@@ -58,6 +59,20 @@ def test_a_member_answers_alone_when_chosen():
     ensemble.member = 2
     with pytest.raises(ValueError, match="out of range"):
         ensemble(x)
+
+
+@torch.no_grad()
+def test_fold_pairs_scores_a_fold_with_its_own_pair_and_the_whole_with_all():
+    first, second, x = [_unet(1), _unet(2)], [_unet(3), _unet(4)], torch.randn(1, 3, 16, 16)
+    pairs = fold_pairs(first, second).eval()
+    pairs.member = 1  # fold 1's pair: first[1] and second[1] only
+    expected = (torch.sigmoid(first[1](x)) + torch.sigmoid(second[1](x))) / 2
+    assert torch.allclose(torch.sigmoid(pairs(x)), expected, atol=1e-5)
+    pairs.member = -1  # the whole: the mean of all four
+    expected = torch.stack([torch.sigmoid(m(x)) for m in first + second]).mean(0)
+    assert torch.allclose(torch.sigmoid(pairs(x)), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="as many folds"):
+        fold_pairs(first, second[:1])
 
 
 @torch.no_grad()
