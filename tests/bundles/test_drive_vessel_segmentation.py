@@ -265,7 +265,8 @@ def test_the_clahe_experiment_trains_green_channel_folds_and_scores_their_mean_w
     folds, synthetic_drive, tmp_path
 ):
     """docs/experiments/clahe_green.yaml over train.yaml and evaluate.yaml (fold models reading one channel), and
-    rgb_and_clahe_evaluate.yaml: each picture scored out of fold by its fold's RGB and CLAHE models together."""
+    rgb_and_clahe_evaluate.yaml: each picture scored out of fold by its fold's RGB and CLAHE models together (and
+    three_recipes_evaluate.yaml, with the RGB folds standing in for the full-resolution ones)."""
     experiments = BUNDLE / "docs" / "experiments"
     clahe_train = [str(CONFIGS / "train.yaml"), str(experiments / "clahe_green.yaml")]
     for k in (0, 1):
@@ -292,6 +293,17 @@ def test_the_clahe_experiment_trains_green_channel_folds_and_scores_their_mean_w
             [CONFIGS / "evaluate.yaml", experiments / "rgb_and_clahe_evaluate.yaml"],
             {"checkpoints#models_dir": folds / "models", "clahe_models_dir": tmp_path / "clahe"},
         ),
+        "three": (  # the RGB folds as the second recipe too: a third of the weight on CLAHE instead of half
+            [CONFIGS / "evaluate.yaml"]
+            + [experiments / f for f in ("rgb_and_clahe_evaluate.yaml", "two_recipes_evaluate.yaml")]
+            + [experiments / "three_recipes_evaluate.yaml"],
+            {
+                "checkpoints#models_dir": folds / "models",
+                "clahe_models_dir": tmp_path / "clahe",
+                "second_models_dir": folds / "models",
+                "second_network_def": "@network_def",
+            },
+        ),
     }
     rows = {}
     for name, (files, models) in runs.items():
@@ -302,6 +314,7 @@ def test_the_clahe_experiment_trains_green_channel_folds_and_scores_their_mean_w
         assert row["fold"] == rows["rgb"][case]["fold"] == rows["clahe"][case]["fold"]
     aucs = {name: [float(r["auc"]) for _, r in sorted(rows[name].items())] for name in runs}
     assert aucs["both"] != aucs["rgb"] and aucs["both"] != aucs["clahe"]  # both members count
+    assert aucs["three"] not in (aucs["rgb"], aucs["clahe"], aucs["both"])  # three members, a third each
 
 
 def test_a_bundle_with_all_its_folds_evaluates_and_infers_with_their_ensemble(folds, synthetic_drive, tmp_path):
