@@ -112,20 +112,23 @@ class FOVVesselReport(CaseReport):
         }
 
     def summarise(self, weights: np.ndarray) -> dict[str, float]:
-        """The pooled figures and ``dice_per_image_mean``, image ``i`` counted ``weights[i]`` times.
-
-        All weights one (the figures as measured): the exact AUC of the pooled pixels; otherwise (a bootstrap
-        resample) the AUC of the weighted sum of the images' probability histograms.
-        """
+        """The pooled figures and ``dice_per_image_mean``, image ``i`` counted ``weights[i]`` times: what the bootstrap
+        resamples. The AUC is that of the weighted sum of the images' probability histograms, for every resample alike
+        (the exact AUC of all pooled pixels is :meth:`summary`'s)."""
         if not self.rows:
             counts, auc = np.zeros(4), math.nan
         else:
             counts = np.tensordot(weights, np.asarray(self.counts, dtype=np.float64), axes=1)
-            if np.all(weights == 1):
-                auc = roc_auc(np.concatenate(self.scores), np.concatenate(self.labels))
-            else:
-                negatives, positives = np.tensordot(weights, np.asarray(self.histograms, dtype=np.float64), axes=1)
-                auc = binned_roc_auc(positives, negatives)
+            negatives, positives = np.tensordot(weights, np.asarray(self.histograms, dtype=np.float64), axes=1)
+            auc = binned_roc_auc(positives, negatives)
         summary = self._figures(counts, auc)
         summary["dice_per_image_mean"] = weighted_mean([r["dice"] for r in self.rows], weights)
+        return summary
+
+    def summary(self) -> dict[str, float | int]:
+        """The figures as measured: those of :meth:`summarise` with every image once, the AUC exact over the pooled
+        pixels, and ``n_cases``."""
+        summary = super().summary()
+        if self.rows:
+            summary["auc"] = roc_auc(np.concatenate(self.scores), np.concatenate(self.labels))
         return summary
