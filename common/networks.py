@@ -118,16 +118,22 @@ class ProbabilityMeanEnsemble(torch.nn.Module):
 
 
 def fold_pairs(
-    first: Sequence[torch.nn.Module], second: Sequence[torch.nn.Module], activation: str = "sigmoid"
+    first: Sequence[torch.nn.Module],
+    second: Sequence[torch.nn.Module],
+    *more: Sequence[torch.nn.Module],
+    activation: str = "sigmoid",
 ) -> ProbabilityMeanEnsemble:
-    """Two recipes' fold models as one ensemble of pairs: member ``k`` is the mean of ``first[k]`` and ``second[k]``.
+    """Two (or more) recipes' fold models as one ensemble of pairs: member ``k`` is the mean of ``first[k]``,
+    ``second[k]`` and fold ``k`` of every further recipe, each weighing the same.
 
-    Out of fold, a case of fold ``k`` is then scored by its own fold's two models; the whole is the mean of all of
-    them (each pair weighs the same). Recipe comparisons use it to measure what a second recipe adds to the first.
+    Out of fold, a case of fold ``k`` is then scored by its own fold's models; the whole is the mean of all of them
+    (each pair weighs the same). Recipe comparisons use it to measure what a second recipe adds to the first.
     """
-    if len(first) != len(second):
-        raise ValueError(f"fold_pairs needs as many folds in each recipe, got {len(first)} and {len(second)}.")
-    pairs = [ProbabilityMeanEnsemble([a, b], activation) for a, b in zip(first, second)]
+    recipes = (first, second, *more)
+    if len({len(folds) for folds in recipes}) != 1:
+        counts = " and ".join(str(len(folds)) for folds in recipes)
+        raise ValueError(f"fold_pairs needs as many folds in each recipe, got {counts}.")
+    pairs = [ProbabilityMeanEnsemble(list(members), activation) for members in zip(*recipes)]
     return ProbabilityMeanEnsemble(pairs, activation)
 
 

@@ -76,6 +76,18 @@ def test_fold_pairs_scores_a_fold_with_its_own_pair_and_the_whole_with_all():
 
 
 @torch.no_grad()
+def test_fold_pairs_of_three_recipes_weigh_each_a_third():
+    first, second, third = [_unet(1), _unet(2)], [_unet(3), _unet(4)], [_unet(5), _unet(6)]
+    x = torch.randn(1, 3, 16, 16)
+    groups = fold_pairs(first, second, third).eval()
+    groups.member = 0  # fold 0: first[0], second[0] and third[0]
+    expected = torch.stack([torch.sigmoid(m[0](x)) for m in (first, second, third)]).mean(0)
+    assert torch.allclose(torch.sigmoid(groups(x)), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="got 2 and 2 and 1"):
+        fold_pairs(first, second, third[:1])
+
+
+@torch.no_grad()
 def test_the_ensemble_exports_to_torchscript_with_the_same_output(tmp_path):
     ensemble, x = ProbabilityMeanEnsemble([_unet(1), _unet(2)]).eval(), torch.randn(1, 3, 16, 16)
     torch.jit.save(torch.jit.script(ensemble), tmp_path / "ensemble.ts")
